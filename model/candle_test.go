@@ -39,13 +39,13 @@ func TestCandleBuilderDropsDuplicatesAndAmendsOutOfOrder(t *testing.T) {
 	}{
 		{tick(t0+10_000, 1.10), Added},
 		{tick(t0+20_000, 1.20), Added},
-		{tick(t0+20_000, 1.20), Duplicate},  // resend
-		{tick(t0+5_000, 1.05), Amended},     // earlier than the open: becomes the open
-		{tick(t0+15_000, 1.30), Amended},    // in the middle: only widens the range
-		{tick(t0+10_000, 1.10), Duplicate},  // an old resend, arriving backwards
-		{tick(t0+20_000, 1.25), Added},      // same ms, new price: a distinct tick, the latest close
-		{tick(t0+61_000, 1.40), Added},      // next minute
-		{tick(t0+59_000, 1.00), Amended},    // late tick for the first minute: new low and close
+		{tick(t0+20_000, 1.20), Duplicate}, // resend
+		{tick(t0+5_000, 1.05), Amended},    // earlier than the open: becomes the open
+		{tick(t0+15_000, 1.30), Amended},   // in the middle: only widens the range
+		{tick(t0+10_000, 1.10), Duplicate}, // an old resend, arriving backwards
+		{tick(t0+20_000, 1.25), Added},     // same ms, new price: a distinct tick, the latest close
+		{tick(t0+61_000, 1.40), Added},     // next minute
+		{tick(t0+59_000, 1.00), Amended},   // late tick for the first minute: new low and close
 		{tick(t0+20_500, 1.22), Amended},
 	}
 	for i, s := range steps {
@@ -319,4 +319,25 @@ func BenchmarkDecodeAndBuildEURUSD(b *testing.B) {
 	b.ReportMetric(float64(after.Mallocs-before.Mallocs)/float64(n), "allocs/tick")
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "ticks/s")
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/tick")
+}
+
+func FuzzDecodeCandles(f *testing.F) {
+	f.Add(string(AppendCandlesJSON(nil, []Candle{{Start: 1729760400, Open: 1, High: 2, Low: 0.5, Close: 1.5, Volume: 3}})))
+	f.Add(`[[1729760520,1,1.2,0.9,1.1,4],{"t":1729760460000,"o":1,"h":1,"l":1,"c":1}]`)
+	f.Add(`[{"timestamp":"2024-10-24T09:00:00+00:00","open":NaN}]`)
+	f.Add(`[`)
+	f.Fuzz(func(t *testing.T, s string) {
+		candles, bad, err := DecodeCandles([]byte(s))
+		if err != nil {
+			if candles != nil || bad != 0 {
+				t.Fatalf("error with results: %v %d", candles, bad)
+			}
+			return
+		}
+		for _, c := range candles {
+			if !(c.Low > 0) || c.High < c.Low || c.High > MaxPrice || c.Start <= 0 {
+				t.Fatalf("accepted unusable candle %+v from %q", c, s)
+			}
+		}
+	})
 }

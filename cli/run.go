@@ -1,0 +1,80 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/quflx/quflx-tui/redisdata"
+)
+
+// ConnectError is a server that cannot be reached when a mode starts: exit status 2.
+type ConnectError struct {
+	Endpoint string
+	Err      error
+}
+
+func (e *ConnectError) Error() string {
+	return fmt.Sprintf("cannot reach Redis at %s: %v", e.Endpoint, e.Err)
+}
+
+func (e *ConnectError) Unwrap() error { return e.Err }
+
+// Main runs quflx-tui with args (without the program name) and returns the exit status.
+func Main(args []string, stdout, stderr io.Writer) int {
+	cfg, err := Parse(args, os.LookupEnv)
+	if err != nil {
+		fmt.Fprintf(stderr, "quflx-tui: %v (see quflx-tui --help)\n", err)
+		return 2
+	}
+	switch {
+	case cfg.ShowHelp:
+		fmt.Fprint(stdout, helpText)
+		return 0
+	case cfg.ShowVersion:
+		fmt.Fprintln(stdout, Version())
+		return 0
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	// go-redis logs every failed dial to stderr; our own state reporting says it better,
+	// and stderr belongs to the dashboard.
+	redisdata.RouteLogs(nil)
+
+	err = runMonitor(ctx, cfg, stdout)
+	return exitStatus(err, stderr)
+}
+
+func exitStatus(err error, stderr io.Writer) int {
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintf(stderr, "quflx-tui: %v\n", err)
+	var usage *UsageError
+	var connect *ConnectError
+	if errors.As(err, &usage) || errors.As(err, &connect) {
+		return 2
+	}
+	return 1
+}
+
+// connect builds a client and checks that the server answers, so that a wrong address
+// fails at once with one clear line instead of a screen that says "reconnecting".
+func connect(ctx context.Context, opts redisdata.Options) (*redisdata.Client, error) {
+	c, err := redisdata.NewClient(opts)
+	if err != nil {
+		return nil, &UsageError{msg: err.Error()}
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := c.Ping(pingCtx).Err(); err != nil {
+		c.Close()
+		return nil, &ConnectError{Endpoint: opts.Endpoint(), Err: err}
+	}
+	return c, nil
+}

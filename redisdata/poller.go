@@ -1,0 +1,416 @@
+package redisdata
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/quflx/quflx-tui/model"
+)
+
+// PollerOptions configures a Poller.
+type PollerOptions struct {
+	TickKey  model.KeyPattern // "ticks:{asset}"
+	CacheKey model.KeyPattern // "historical:{asset}:{timeframe}"
+	// Assets fixes the set of assets; empty means discover them with SCAN.
+	Assets []string
+	// DiscoverEvery is how often SCAN looks for new keys (default 15 s): a full SCAN costs
+	// the server far more than the pipelined LLEN/PTTL of the keys already known.
+	DiscoverEvery time.Duration
+	// ScanCount is the COUNT hint of each SCAN call (default 1000).
+	ScanCount int64
+	// MaxKeys caps how many buffers and how many cache keys are tracked (default 5000).
+	MaxKeys int
+	// MaxCacheBytes: cache values larger than this are not read to count candles
+	// (default 1 MiB; a full 200-candle QuFLX cache is about 25 KB).
+	MaxCacheBytes int64
+}
+
+// BufferStat is one tick buffer as polled.
+type BufferStat struct {
+	Asset string
+	Key   string
+	Len   int64
+	Err   error // WRONGTYPE and the like, for this key only
+}
+
+// CacheKeyStat is one candle-cache key as polled.
+type CacheKeyStat struct {
+	Asset         string
+	Timeframe     model.Timeframe
+	TimeframeText string // as spelled in the key ("1M" or "1m")
+	Key           string
+	Exists        bool
+	TTL           time.Duration // remaining; 0 with NoExpiry when the key has none
+	NoExpiry      bool
+	Bytes         int64
+	Candles       int // -1 when not counted (too large, or unreadable)
+	Err           error
+}
+
+// ServerWindow holds rates computed from two consecutive INFO samples: exact for the poll
+// window, unlike instantaneous_ops_per_sec, and current, unlike the lifetime hit rate.
+type ServerWindow struct {
+	Seconds      float64
+	OpsPerSec    float64 // Δ total_commands_processed / Δt (includes our own poll)
+	HitRate      float64 // Δ hits / (Δ hits + Δ misses)
+	HitRateKnown bool
+	Valid        bool // false on the first poll and after a server restart
+}
+
+// Snapshot is the result of one poll.
+type Snapshot struct {
+	At         time.Time
+	RoundTrip  time.Duration // wall time of the main pipeline
+	RoundTrips int           // round trips this poll made (1 in steady state)
+	Info       Info
+	InfoErr    error // no section of INFO could be read
+	Window     ServerWindow
+	Buffers    []BufferStat
+	Caches     []CacheKeyStat
+	// Discovery
+	DiscoveredAt time.Time
+	DiscoverErr  error
+}
+
+// Poller reads buffer sizes, cache TTLs and sizes, and INFO, in one pipelined round trip
+// per poll; key discovery with SCAN runs less often. Safe for one poll at a time.
+type Poller struct {
+	client *Client
+	opts   PollerOptions
+
+	mu           sync.Mutex // serialises polls
+	buffers      []bufferKey
+	caches       []cacheKey
+	extraAssets  []string // learned from pub/sub
+	discoveredAt time.Time
+	discoverErr  error
+	unsupported  map[string]bool // INFO sections this server refuses
+	memo         map[string]cacheMemo
+	prevInfo     *Info
+	prevAt       time.Time
+}
+
+type bufferKey struct{ asset, key string }
+
+type cacheKey struct {
+	asset, tfText, key string
+	tf                 model.Timeframe
+}
+
+type cacheMemo struct {
+	bytes   int64
+	ttl     time.Duration
+	candles int
+}
+
+// infoSections are asked for one by one in the pipeline: old servers take one section
+// per INFO, and a section a server refuses (miniredis has only clients and stats) then
+// fails alone.
+var infoSections = []string{"server", "clients", "memory", "stats", "replication", "keyspace"}
+
+// NewPoller returns a poller.
+func NewPoller(c *Client, opts PollerOptions) *Poller {
+	if opts.DiscoverEvery <= 0 {
+		opts.DiscoverEvery = 15 * time.Second
+	}
+	if opts.ScanCount <= 0 {
+		opts.ScanCount = 1000
+	}
+	if opts.MaxKeys <= 0 {
+		opts.MaxKeys = 5000
+	}
+	if opts.MaxCacheBytes <= 0 {
+		opts.MaxCacheBytes = 1 << 20
+	}
+	p := &Poller{client: c, opts: opts, unsupported: map[string]bool{}, memo: map[string]cacheMemo{}}
+	for _, a := range opts.Assets {
+		p.buffers = append(p.buffers, bufferKey{a, opts.TickKey.Key(a, "")})
+	}
+	return p
+}
+
+// AddAssets makes the poller watch the buffers of assets seen elsewhere (on pub/sub)
+// before the next discovery finds their keys.
+func (p *Poller) AddAssets(assets ...string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, a := range assets {
+		if !slices.Contains(p.extraAssets, a) && !p.hasBufferLocked(a) && len(p.buffers) < p.opts.MaxKeys {
+			p.extraAssets = append(p.extraAssets, a)
+			p.buffers = append(p.buffers, bufferKey{a, p.opts.TickKey.Key(a, "")})
+		}
+	}
+	p.sortBuffersLocked()
+}
+
+func (p *Poller) hasBufferLocked(asset string) bool {
+	return slices.ContainsFunc(p.buffers, func(b bufferKey) bool { return b.asset == asset })
+}
+
+func (p *Poller) sortBuffersLocked() {
+	slices.SortFunc(p.buffers, func(a, b bufferKey) int { return compareStrings(a.asset, b.asset) })
+}
+
+func compareStrings(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// Discover runs SCAN for tick and cache keys now.
+func (p *Poller) Discover(ctx context.Context) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.discoverLocked(ctx)
+}
+
+func (p *Poller) discoverLocked(ctx context.Context) error {
+	p.discoveredAt = time.Now()
+	fixed := len(p.opts.Assets) > 0
+	buffers := slices.Clone(p.buffers)
+	if !fixed {
+		keys, err := p.scan(ctx, p.opts.TickKey.Glob())
+		if err != nil {
+			p.discoverErr = err
+			return err
+		}
+		for _, k := range keys {
+			asset, _, ok := p.opts.TickKey.Match(k)
+			if ok && !slices.ContainsFunc(buffers, func(b bufferKey) bool { return b.asset == asset }) &&
+				len(buffers) < p.opts.MaxKeys {
+				buffers = append(buffers, bufferKey{asset, k})
+			}
+		}
+	}
+	keys, err := p.scan(ctx, p.opts.CacheKey.Glob())
+	if err != nil {
+		p.discoverErr = err
+		return err
+	}
+	var caches []cacheKey
+	for _, k := range keys {
+		asset, tfText, ok := p.opts.CacheKey.Match(k)
+		if !ok {
+			continue
+		}
+		tf, err := model.ParseTimeframe(tfText)
+		if err != nil || (fixed && !slices.Contains(p.opts.Assets, asset)) {
+			continue
+		}
+		if len(caches) < p.opts.MaxKeys {
+			caches = append(caches, cacheKey{asset: asset, tfText: tfText, key: k, tf: tf})
+		}
+	}
+	slices.SortFunc(caches, func(a, b cacheKey) int {
+		if c := compareStrings(a.asset, b.asset); c != 0 {
+			return c
+		}
+		return int(a.tf - b.tf)
+	})
+	p.buffers, p.caches, p.discoverErr = buffers, caches, nil
+	p.sortBuffersLocked()
+	return nil
+}
+
+// scan walks the keyspace with SCAN MATCH glob COUNT n; never KEYS, which blocks the
+// server for the whole walk.
+func (p *Poller) scan(ctx context.Context, glob string) ([]string, error) {
+	var keys []string
+	var cursor uint64
+	for {
+		batch, next, err := p.client.Scan(ctx, cursor, glob, p.opts.ScanCount).Result()
+		if err != nil {
+			return keys, fmt.Errorf("scan %s: %w", glob, err)
+		}
+		keys = append(keys, batch...)
+		if next == 0 || len(keys) >= 4*p.opts.MaxKeys {
+			slices.Sort(keys)
+			return slices.Compact(keys), nil
+		}
+		cursor = next
+	}
+}
+
+// Poll reads everything once. It returns an error only when the server could not be
+// reached; errors of single keys or INFO sections are reported inside the snapshot.
+func (p *Poller) Poll(ctx context.Context) (*Snapshot, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	snap := &Snapshot{At: time.Now()}
+	if time.Since(p.discoveredAt) >= p.opts.DiscoverEvery {
+		if err := p.discoverLocked(ctx); err != nil && !isRedisError(err) {
+			return nil, err
+		}
+		snap.RoundTrips++ // at least one SCAN call per pattern; counted once
+	}
+	snap.DiscoveredAt, snap.DiscoverErr = p.discoveredAt, p.discoverErr
+
+	pipe := p.client.Pipeline()
+	llens := make([]*redis.IntCmd, len(p.buffers))
+	for i, b := range p.buffers {
+		llens[i] = pipe.LLen(ctx, b.key)
+	}
+	pttls := make([]*redis.DurationCmd, len(p.caches))
+	strlens := make([]*redis.IntCmd, len(p.caches))
+	for i, c := range p.caches {
+		pttls[i] = pipe.PTTL(ctx, c.key)
+		strlens[i] = pipe.StrLen(ctx, c.key)
+	}
+	var sections []string
+	var infos []*redis.StringCmd
+	for _, sec := range infoSections {
+		if !p.unsupported[sec] {
+			sections = append(sections, sec)
+			infos = append(infos, pipe.Info(ctx, sec))
+		}
+	}
+	start := time.Now()
+	_, err := pipe.Exec(ctx)
+	snap.RoundTrip = time.Since(start)
+	snap.RoundTrips++
+	if err != nil && !isRedisError(err) {
+		return nil, fmt.Errorf("poll %s: %w", p.client.Endpoint(), err)
+	}
+
+	snap.Buffers = make([]BufferStat, len(p.buffers))
+	for i, b := range p.buffers {
+		n, err := llens[i].Result()
+		snap.Buffers[i] = BufferStat{Asset: b.asset, Key: b.key, Len: n, Err: err}
+	}
+	p.readInfo(snap, sections, infos)
+	recount := p.readCaches(snap, pttls, strlens)
+	if len(recount) > 0 {
+		snap.RoundTrips++
+		if err := p.countCandles(ctx, snap, recount); err != nil {
+			return nil, err
+		}
+	}
+	return snap, nil
+}
+
+func (p *Poller) readInfo(snap *Snapshot, sections []string, infos []*redis.StringCmd) {
+	readAny := false
+	var firstErr error
+	for i, cmd := range infos {
+		text, err := cmd.Result()
+		if err != nil {
+			if isRedisError(err) {
+				p.unsupported[sections[i]] = true
+			}
+			firstErr = orErr(firstErr, err)
+			continue
+		}
+		ParseInfo(text, &snap.Info)
+		readAny = true
+	}
+	if !readAny {
+		snap.InfoErr = orErr(firstErr, errors.New("no INFO section answered"))
+		return
+	}
+	cur := snap.Info
+	if prev := p.prevInfo; prev != nil {
+		w := ServerWindow{Seconds: snap.At.Sub(p.prevAt).Seconds()}
+		dCmd := cur.TotalCommands.V - prev.TotalCommands.V
+		dHits := cur.KeyspaceHits.V - prev.KeyspaceHits.V
+		dMiss := cur.KeyspaceMisses.V - prev.KeyspaceMisses.V
+		restarted := dCmd < 0 || dHits < 0 || dMiss < 0 ||
+			(cur.UptimeSeconds.Known && prev.UptimeSeconds.Known && cur.UptimeSeconds.V < prev.UptimeSeconds.V)
+		if w.Seconds > 0 && !restarted {
+			w.Valid = true
+			if cur.TotalCommands.Known {
+				w.OpsPerSec = float64(dCmd) / w.Seconds
+			}
+			if cur.KeyspaceHits.Known && dHits+dMiss > 0 {
+				w.HitRate, w.HitRateKnown = float64(dHits)/float64(dHits+dMiss), true
+			}
+		}
+		snap.Window = w
+	}
+	p.prevInfo, p.prevAt = &cur, snap.At
+}
+
+func orErr(first, err error) error {
+	if first != nil {
+		return first
+	}
+	return err
+}
+
+// readCaches fills the cache stats and returns the indexes of keys whose candles must be
+// counted again: those whose size changed or whose TTL went up (a SETEX rewrote them).
+func (p *Poller) readCaches(snap *Snapshot, pttls []*redis.DurationCmd, strlens []*redis.IntCmd) []int {
+	snap.Caches = make([]CacheKeyStat, len(p.caches))
+	var recount []int
+	for i, c := range p.caches {
+		st := CacheKeyStat{Asset: c.asset, Timeframe: c.tf, TimeframeText: c.tfText, Key: c.key, Candles: -1}
+		ttl, err := pttls[i].Result()
+		if err == nil {
+			st.Bytes, err = strlens[i].Result()
+		}
+		st.Err = err
+		switch {
+		case err != nil:
+		case ttl == -2: // go-redis passes -2 and -1 through unscaled
+			delete(p.memo, c.key)
+		case ttl == -1:
+			st.Exists, st.NoExpiry = true, true
+		default:
+			st.Exists, st.TTL = true, ttl
+		}
+		if st.Exists {
+			m, seen := p.memo[c.key]
+			rewritten := !seen || m.bytes != st.Bytes || (!st.NoExpiry && st.TTL > m.ttl+time.Second)
+			if rewritten && st.Bytes <= p.opts.MaxCacheBytes {
+				recount = append(recount, i)
+			} else if !rewritten {
+				st.Candles = m.candles
+			}
+			p.memo[c.key] = cacheMemo{bytes: st.Bytes, ttl: st.TTL, candles: st.Candles}
+		}
+		snap.Caches[i] = st
+	}
+	return recount
+}
+
+// countCandles reads the rewritten cache values, in one more pipelined round trip, to
+// count their candles.
+func (p *Poller) countCandles(ctx context.Context, snap *Snapshot, idx []int) error {
+	pipe := p.client.Pipeline()
+	gets := make([]*redis.StringCmd, len(idx))
+	for j, i := range idx {
+		gets[j] = pipe.Get(ctx, snap.Caches[i].Key)
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !isRedisError(err) && !errors.Is(err, redis.Nil) {
+		return fmt.Errorf("read cache values: %w", err)
+	}
+	for j, i := range idx {
+		st := &snap.Caches[i]
+		val, err := gets[j].Bytes()
+		if err != nil {
+			if !errors.Is(err, redis.Nil) {
+				st.Err = err
+			}
+			continue
+		}
+		candles, _, err := model.DecodeCandles(val)
+		if err != nil {
+			st.Err = fmt.Errorf("%s: %w", st.Key, err)
+			continue
+		}
+		st.Candles = len(candles)
+		m := p.memo[st.Key]
+		m.candles = st.Candles
+		p.memo[st.Key] = m
+	}
+	return nil
+}
