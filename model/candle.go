@@ -52,9 +52,9 @@ const dedupSize = 32
 // Policy, chosen for feeds like the recorded EURUSD one (a third of its rows are exact
 // resends, and every backwards timestamp in it is such a resend):
 //   - Event time decides the bucket, never arrival time.
-//   - A tick with the same millisecond timestamp and the same price as one of the last 32
-//     accepted ticks is a duplicate: dropped and counted, so resends never inflate volume.
-//     (Two ticks in the same second with different prices or milliseconds are both kept.)
+//   - A tick with the same timestamp and the same price as one of the last 32 accepted
+//     ticks is a duplicate: dropped and counted, so resends never inflate volume. (Two
+//     ticks in the same second with different prices or timestamps are both kept.)
 //   - An out-of-order tick amends its own candle: it widens high and low and counts in the
 //     volume; it becomes the open only if earlier than the candle's opening tick, and the
 //     close only if not earlier than the candle's closing tick. So a candle's open and close
@@ -68,7 +68,7 @@ type CandleBuilder struct {
 	keep  int
 	slots []slot // sorted by Start; slots[head:] are live
 	head  int
-	maxMs int64
+	maxUs int64
 	dedup dedupWindow
 	stats BuildStats
 }
@@ -76,27 +76,27 @@ type CandleBuilder struct {
 // slot is a candle plus the event times of the ticks that set its open and close.
 type slot struct {
 	c               Candle
-	openMs, closeMs int64
+	openUs, closeUs int64
 }
 
 type dedupWindow struct {
-	ms    [dedupSize]int64
+	us    [dedupSize]int64
 	price [dedupSize]uint64
 	n     int
 	next  int
 }
 
-func (w *dedupWindow) contains(ms int64, price uint64) bool {
+func (w *dedupWindow) contains(us int64, price uint64) bool {
 	for i := 0; i < w.n; i++ {
-		if w.ms[i] == ms && w.price[i] == price {
+		if w.us[i] == us && w.price[i] == price {
 			return true
 		}
 	}
 	return false
 }
 
-func (w *dedupWindow) add(ms int64, price uint64) {
-	w.ms[w.next], w.price[w.next] = ms, price
+func (w *dedupWindow) add(us int64, price uint64) {
+	w.us[w.next], w.price[w.next] = us, price
 	w.next = (w.next + 1) % dedupSize
 	if w.n < dedupSize {
 		w.n++
@@ -118,11 +118,11 @@ func (b *CandleBuilder) Timeframe() Timeframe { return b.tf }
 // Add folds one tick into the candles.
 func (b *CandleBuilder) Add(t Tick) AddResult {
 	priceBits := math.Float64bits(t.Price)
-	if b.dedup.contains(t.UnixMs, priceBits) {
+	if b.dedup.contains(t.UnixMicro, priceBits) {
 		b.stats.Duplicates++
 		return Duplicate
 	}
-	bucket := b.tf.BucketStart(t.UnixMs)
+	bucket := b.tf.BucketStart(t.UnixMicro)
 	live := b.slots[b.head:]
 	n := len(live)
 
@@ -146,13 +146,13 @@ func (b *CandleBuilder) Add(t Tick) AddResult {
 			b.trim()
 		}
 	}
-	if t.UnixMs < b.maxMs {
+	if t.UnixMicro < b.maxUs {
 		result = Amended
 		b.stats.OutOfOrder++
 	} else {
-		b.maxMs = t.UnixMs
+		b.maxUs = t.UnixMicro
 	}
-	b.dedup.add(t.UnixMs, priceBits)
+	b.dedup.add(t.UnixMicro, priceBits)
 	b.stats.Accepted++
 	return result
 }
@@ -160,7 +160,7 @@ func (b *CandleBuilder) Add(t Tick) AddResult {
 func newSlot(bucket int64, t Tick) slot {
 	s := slot{
 		c:      Candle{Start: bucket, Open: t.Price, High: t.Price, Low: t.Price, Close: t.Price, Volume: 1},
-		openMs: t.UnixMs, closeMs: t.UnixMs,
+		openUs: t.UnixMicro, closeUs: t.UnixMicro,
 	}
 	if t.Kind == KindCandle {
 		s.c.Open, s.c.High, s.c.Low = t.Open, max(t.High, t.Price), min(t.Low, t.Price)
@@ -178,11 +178,11 @@ func (s *slot) apply(t Tick) {
 		c.Low = min(c.Low, t.Low)
 		open = t.Open
 	}
-	if t.UnixMs < s.openMs {
-		c.Open, s.openMs = open, t.UnixMs
+	if t.UnixMicro < s.openUs {
+		c.Open, s.openUs = open, t.UnixMicro
 	}
-	if t.UnixMs >= s.closeMs {
-		c.Close, s.closeMs = t.Price, t.UnixMs
+	if t.UnixMicro >= s.closeUs {
+		c.Close, s.closeUs = t.Price, t.UnixMicro
 	}
 	c.Volume++
 }
@@ -232,7 +232,7 @@ func (b *CandleBuilder) Seed(history []Candle) {
 			s.c.High = max(s.c.High, h.High)
 			s.c.Low = min(s.c.Low, h.Low)
 			s.c.Volume = max(s.c.Volume, h.Volume)
-			s.openMs = h.Start * 1000
+			s.openUs = h.Start * 1e6
 			merged = append(merged, s)
 			j++
 			continue
@@ -241,7 +241,7 @@ func (b *CandleBuilder) Seed(history []Candle) {
 			continue // duplicate history row
 		}
 		// A seeded candle keeps its open; any later tick may still move its close.
-		merged = append(merged, slot{c: h, openMs: h.Start * 1000, closeMs: h.Start * 1000})
+		merged = append(merged, slot{c: h, openUs: h.Start * 1e6, closeUs: h.Start * 1e6})
 	}
 	merged = append(merged, live[j:]...)
 	b.slots, b.head = merged, 0

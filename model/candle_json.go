@@ -151,11 +151,11 @@ func (s *scanner) candleTuple() (Candle, bool) {
 func candleFromTokens(b []byte, ts, o, h, l, c, v token) (Candle, bool) {
 	var out Candle
 	var d Decoder
-	ms, err := d.timestamp(b, ts, 0)
+	us, err := d.timestamp(b, ts, 0)
 	if err != nil {
 		return out, false
 	}
-	out.Start = floorDiv(ms, 1000)
+	out.Start = floorDiv(us, 1e6)
 	prices := [4]*float64{&out.Open, &out.High, &out.Low, &out.Close}
 	for i, t := range [4]token{o, h, l, c} {
 		p, err := numericValue(b, t)

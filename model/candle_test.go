@@ -11,7 +11,7 @@ import (
 
 func formatFloat(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 
-func tick(ms int64, price float64) Tick { return Tick{Asset: "A", Price: price, UnixMs: ms} }
+func tick(ms int64, price float64) Tick { return Tick{Asset: "A", Price: price, UnixMicro: ms * 1000} }
 
 const t0 int64 = 1752960000000 // a minute boundary, in ms
 
@@ -108,10 +108,10 @@ func TestCandleBuilderKeepsBoundedMemory(t *testing.T) {
 
 func TestCandleBuilderCandleAsTick(t *testing.T) {
 	b := NewCandleBuilder(TF5m, 0)
-	b.Add(Tick{Asset: "A", Kind: KindCandle, UnixMs: t0, Open: 1.0, High: 1.5, Low: 0.8, Price: 1.2})
-	b.Add(Tick{Asset: "A", Kind: KindCandle, UnixMs: t0 + 60_000, Open: 1.2, High: 1.6, Low: 1.1, Price: 1.3})
+	b.Add(Tick{Asset: "A", Kind: KindCandle, UnixMicro: t0 * 1000, Open: 1.0, High: 1.5, Low: 0.8, Price: 1.2})
+	b.Add(Tick{Asset: "A", Kind: KindCandle, UnixMicro: (t0 + 60_000) * 1000, Open: 1.2, High: 1.6, Low: 1.1, Price: 1.3})
 	got, _ := b.Last()
-	want := Candle{Start: TF5m.BucketStart(t0), Open: 1.0, High: 1.6, Low: 0.8, Close: 1.3, Volume: 2}
+	want := Candle{Start: TF5m.BucketStart(t0 * 1000), Open: 1.0, High: 1.6, Low: 0.8, Close: 1.3, Volume: 2}
 	if got != want {
 		t.Fatalf("got %+v want %+v", got, want)
 	}
@@ -172,16 +172,16 @@ func referenceCandles(ticks []Tick, tf Timeframe) []Candle {
 	seen := map[key]bool{}
 	var uniq []Tick
 	for _, t := range ticks {
-		k := key{t.UnixMs, t.Price}
+		k := key{t.UnixMicro, t.Price}
 		if !seen[k] {
 			seen[k] = true
 			uniq = append(uniq, t)
 		}
 	}
-	slices.SortStableFunc(uniq, func(a, b Tick) int { return cmp.Compare(a.UnixMs, b.UnixMs) })
+	slices.SortStableFunc(uniq, func(a, b Tick) int { return cmp.Compare(a.UnixMicro, b.UnixMicro) })
 	var out []Candle
 	for _, t := range uniq {
-		start := t.UnixMs / 1000 / int64(tf) * int64(tf)
+		start := t.UnixMicro / 1e6 / int64(tf) * int64(tf)
 		if n := len(out); n > 0 && out[n-1].Start == start {
 			c := &out[n-1]
 			c.High, c.Low, c.Close = max(c.High, t.Price), min(c.Low, t.Price), t.Price
@@ -239,7 +239,7 @@ func TestCandleBuilderOnRealAUDCADCandles(t *testing.T) {
 	}
 	got := b1.Candles(nil)
 	for i, tk := range ticks {
-		want := Candle{Start: tk.UnixMs / 1000, Open: tk.Open, High: tk.High, Low: tk.Low, Close: tk.Price, Volume: 1}
+		want := Candle{Start: tk.UnixMicro / 1e6, Open: tk.Open, High: tk.High, Low: tk.Low, Close: tk.Price, Volume: 1}
 		if got[i] != want {
 			t.Fatalf("candle %d: got %+v want %+v", i, got[i], want)
 		}
@@ -297,7 +297,7 @@ func BenchmarkDecodeAndBuildEURUSD(b *testing.B) {
 	payloads := make([][]byte, len(ticks))
 	for i, t := range ticks {
 		payloads[i] = []byte(`{"asset":"EURUSD_otc","price":` + formatFloat(t.Price) + `,"timestamp":` +
-			formatFloat(float64(t.UnixMs)/1000) + `}`)
+			formatFloat(float64(t.UnixMicro)/1e6) + `}`)
 	}
 	b.ReportAllocs()
 	var before, after runtime.MemStats
@@ -307,7 +307,7 @@ func BenchmarkDecodeAndBuildEURUSD(b *testing.B) {
 		var d Decoder
 		cb := NewCandleBuilder(TF1m, 0)
 		for _, p := range payloads {
-			t, err := d.Decode(p, "", nowMs)
+			t, err := d.Decode(p, "", nowUs)
 			if err != nil {
 				b.Fatal(err)
 			}

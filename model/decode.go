@@ -49,7 +49,7 @@ const (
 	// MaxPrice rejects absurd prices that would flatten every chart they reach.
 	MaxPrice = 1e12
 
-	minUnixMs     = 946684800000 // 2000-01-01: anything earlier is a unit or producer bug
+	minUnixMicro     = 946684800000 // 2000-01-01: anything earlier is a unit or producer bug
 	maxAssetLen   = 64
 	maxInternSize = 4096
 )
@@ -77,9 +77,9 @@ type payloadFields struct {
 }
 
 // Decode parses one payload. fallbackAsset names the asset when the payload has none (it
-// comes from the key or channel the payload was read from). nowMs is the reader's clock in
-// Unix milliseconds, used to reject timestamps far in the future; 0 disables that check.
-func (d *Decoder) Decode(payload []byte, fallbackAsset string, nowMs int64) (Tick, error) {
+// comes from the key or channel the payload was read from). now is the reader's clock in
+// Unix microseconds, used to reject timestamps far in the future; 0 disables that check.
+func (d *Decoder) Decode(payload []byte, fallbackAsset string, now int64) (Tick, error) {
 	maxLen := d.MaxPayload
 	if maxLen <= 0 {
 		maxLen = DefaultMaxPayload
@@ -122,7 +122,7 @@ func (d *Decoder) Decode(payload []byte, fallbackAsset string, nowMs int64) (Tic
 	if t.Price, err = d.price(payload, &f); err != nil {
 		return Tick{}, err
 	}
-	if t.UnixMs, err = d.timestamp(payload, f.timestamp, nowMs); err != nil {
+	if t.UnixMicro, err = d.timestamp(payload, f.timestamp, now); err != nil {
 		return Tick{}, err
 	}
 	if t.Asset, err = d.asset(payload, f.asset, fallbackAsset); err != nil {
@@ -138,9 +138,9 @@ func (d *Decoder) Decode(payload []byte, fallbackAsset string, nowMs int64) (Tic
 
 // DecodeString is Decode for a payload held in a string (as go-redis delivers them),
 // without copying it.
-func (d *Decoder) DecodeString(payload, fallbackAsset string, nowMs int64) (Tick, error) {
+func (d *Decoder) DecodeString(payload, fallbackAsset string, now int64) (Tick, error) {
 	// The decoder never writes to or keeps the bytes, so viewing the string is safe.
-	return d.Decode(unsafe.Slice(unsafe.StringData(payload), len(payload)), fallbackAsset, nowMs)
+	return d.Decode(unsafe.Slice(unsafe.StringData(payload), len(payload)), fallbackAsset, now)
 }
 
 // price returns the first present, non-null value of price, close, quote and value.
@@ -199,55 +199,56 @@ func numericValue(b []byte, t token) (float64, error) {
 	}
 }
 
-func (d *Decoder) timestamp(b []byte, t token, nowMs int64) (int64, error) {
-	var ms int64
+func (d *Decoder) timestamp(b []byte, t token, now int64) (int64, error) {
+	var us int64
 	switch t.kind {
 	case tokNone, tokNull:
 		return 0, decodeErr(ErrNoTimestamp, "missing timestamp")
 	case tokNumber:
 		n, _, _ := scanNumber(b, t.start)
-		ms = epochToMillis(n.float())
+		us = epochToMicros(n.float())
 	case tokString:
 		text := b[t.start:t.end]
 		if n, ok := parseNumberString(text); ok {
-			ms = epochToMillis(n.float())
+			us = epochToMicros(n.float())
 		} else if tm, ok := parseISOTime(text); ok {
-			ms = tm.UnixMilli()
+			us = tm.UnixMicro()
 		} else {
 			return 0, decodeErr(ErrBadTimestamp, "%q is neither epoch nor ISO-8601", truncate(text, 40))
 		}
 	default:
 		return 0, decodeErr(ErrBadTimestamp, "not a number or string")
 	}
-	if ms < minUnixMs {
-		return 0, decodeErr(ErrBadTimestamp, "%d ms is before 2000", ms)
+	if us < minUnixMicro {
+		return 0, decodeErr(ErrBadTimestamp, "%d µs is before 2000", us)
 	}
 	maxFuture := d.MaxFuture
 	if maxFuture <= 0 {
 		maxFuture = DefaultMaxFuture
 	}
-	if nowMs > 0 && ms > nowMs+maxFuture.Milliseconds() {
+	if now > 0 && us > now+maxFuture.Microseconds() {
 		return 0, decodeErr(ErrFutureTimestamp, "%s is more than %s ahead",
-			time.UnixMilli(ms).UTC().Format(time.RFC3339), maxFuture)
+			time.UnixMicro(us).UTC().Format(time.RFC3339), maxFuture)
 	}
-	return ms, nil
+	return us, nil
 }
 
-// epochToMillis reads an epoch number in whatever unit it most plausibly has: producers
-// send seconds, float seconds, and milliseconds; micro- and nanoseconds cost nothing to
-// accept. NaN, infinities and negatives come out as -1 and are rejected by the caller.
-func epochToMillis(v float64) int64 {
+// epochToMicros reads an epoch number in whatever unit it most plausibly has: producers
+// send seconds, float seconds (with milli- or microseconds), and milliseconds; micro- and
+// nanoseconds cost nothing to accept. NaN, infinities and negatives come out as -1 and
+// are rejected by the caller.
+func epochToMicros(v float64) int64 {
 	switch {
 	case !(v > 0) || math.IsInf(v, 0) || v >= 9.2e18:
 		return -1
 	case v < 1e11: // seconds (until the year 5138)
-		return int64(math.Round(v * 1e3))
+		return int64(math.Round(v * 1e6))
 	case v < 1e14: // milliseconds
-		return int64(math.Round(v))
+		return int64(math.Round(v * 1e3))
 	case v < 1e17: // microseconds
-		return int64(math.Round(v / 1e3))
+		return int64(math.Round(v))
 	default: // nanoseconds
-		return int64(math.Round(v / 1e6))
+		return int64(math.Round(v / 1e3))
 	}
 }
 

@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-var nowMs = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC).UnixMilli()
+var nowUs = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC).UnixMicro()
 
 func TestDecodeAcceptsEveryWireShape(t *testing.T) {
 	cases := []struct {
@@ -22,38 +22,39 @@ func TestDecodeAcceptsEveryWireShape(t *testing.T) {
 	}{
 		{"candle-as-tick",
 			`{"asset":"EURUSD_otc","timestamp":1729760400,"open":1.0823,"high":1.0825,"low":1.0821,"close":1.0824,"volume":0,"date":"2024-10-24T09:00:00+00:00"}`,
-			"", Tick{Asset: "EURUSD_otc", Price: 1.0824, UnixMs: 1729760400000, Kind: KindCandle, Open: 1.0823, High: 1.0825, Low: 1.0821}},
+			"", Tick{Asset: "EURUSD_otc", Price: 1.0824, UnixMicro: 1729760400000000, Kind: KindCandle, Open: 1.0823, High: 1.0825, Low: 1.0821}},
 		{"plain tick", `{"asset":"EURUSD_otc","price":1.08241,"timestamp":1729760400}`,
-			"", Tick{Asset: "EURUSD_otc", Price: 1.08241, UnixMs: 1729760400000}},
-		{"price under quote", `{"asset":"A","quote":2.5,"timestamp":1729760400}`, "", Tick{Asset: "A", Price: 2.5, UnixMs: 1729760400000}},
-		{"price under value", `{"asset":"A","value":2.5,"timestamp":1729760400}`, "", Tick{Asset: "A", Price: 2.5, UnixMs: 1729760400000}},
-		{"price before close", `{"close":3,"price":2,"asset":"A","timestamp":1729760400}`, "", Tick{Asset: "A", Price: 2, UnixMs: 1729760400000}},
-		{"close before quote", `{"quote":3,"close":2,"asset":"A","timestamp":1729760400}`, "", Tick{Asset: "A", Price: 2, UnixMs: 1729760400000}},
-		{"null price falls through", `{"price":null,"value":4,"asset":"A","timestamp":1729760400}`, "", Tick{Asset: "A", Price: 4, UnixMs: 1729760400000}},
+			"", Tick{Asset: "EURUSD_otc", Price: 1.08241, UnixMicro: 1729760400000000}},
+		{"price under quote", `{"asset":"A","quote":2.5,"timestamp":1729760400}`, "", Tick{Asset: "A", Price: 2.5, UnixMicro: 1729760400000000}},
+		{"price under value", `{"asset":"A","value":2.5,"timestamp":1729760400}`, "", Tick{Asset: "A", Price: 2.5, UnixMicro: 1729760400000000}},
+		{"price before close", `{"close":3,"price":2,"asset":"A","timestamp":1729760400}`, "", Tick{Asset: "A", Price: 2, UnixMicro: 1729760400000000}},
+		{"close before quote", `{"quote":3,"close":2,"asset":"A","timestamp":1729760400}`, "", Tick{Asset: "A", Price: 2, UnixMicro: 1729760400000000}},
+		{"null price falls through", `{"price":null,"value":4,"asset":"A","timestamp":1729760400}`, "", Tick{Asset: "A", Price: 4, UnixMicro: 1729760400000000}},
 		{"float seconds", `{"asset":"EURUSD_otc","price":1.15838,"timestamp":1752960407.177}`, "",
-			Tick{Asset: "EURUSD_otc", Price: 1.15838, UnixMs: 1752960407177}},
-		{"integer milliseconds", `{"asset":"A","price":1.1,"timestamp":1752960407177}`, "", Tick{Asset: "A", Price: 1.1, UnixMs: 1752960407177}},
-		{"microseconds", `{"asset":"A","price":1.1,"timestamp":1752960407177123}`, "", Tick{Asset: "A", Price: 1.1, UnixMs: 1752960407177}},
-		{"ISO with offset", `{"asset":"A","price":1.1,"timestamp":"2024-10-24T09:00:00+00:00"}`, "", Tick{Asset: "A", Price: 1.1, UnixMs: 1729760400000}},
-		{"ISO Z with millis", `{"asset":"A","price":1.1,"timestamp":"2024-10-24T09:00:00.250Z"}`, "", Tick{Asset: "A", Price: 1.1, UnixMs: 1729760400250}},
-		{"ISO with space", `{"asset":"A","price":1.1,"timestamp":"2024-10-24 09:00:00Z"}`, "", Tick{Asset: "A", Price: 1.1, UnixMs: 1729760400000}},
-		{"ISO without zone is UTC", `{"asset":"A","price":1.1,"timestamp":"2024-10-24T11:00:00"}`, "", Tick{Asset: "A", Price: 1.1, UnixMs: 1729767600000}},
-		{"ISO other offset", `{"asset":"A","price":1.1,"timestamp":"2024-10-24T11:00:00+02:00"}`, "", Tick{Asset: "A", Price: 1.1, UnixMs: 1729760400000}},
-		{"epoch as string", `{"asset":"A","price":"1.1","timestamp":"1729760400"}`, "", Tick{Asset: "A", Price: 1.1, UnixMs: 1729760400000}},
-		{"asset from channel", `{"price":1.1,"timestamp":1729760400}`, "USDJPY_otc", Tick{Asset: "USDJPY_otc", Price: 1.1, UnixMs: 1729760400000}},
-		{"empty asset uses fallback", `{"asset":"","price":1.1,"timestamp":1729760400}`, "X", Tick{Asset: "X", Price: 1.1, UnixMs: 1729760400000}},
-		{"escaped asset", `{"asset":"EUR\u0055SD","price":1.1,"timestamp":1729760400}`, "", Tick{Asset: "EURUSD", Price: 1.1, UnixMs: 1729760400000}},
-		{"escaped key", `{"\u0070rice":1.1,"asset":"A","timestamp":1729760400}`, "", Tick{Asset: "A", Price: 1.1, UnixMs: 1729760400000}},
+			Tick{Asset: "EURUSD_otc", Price: 1.15838, UnixMicro: 1752960407177000}},
+		{"integer milliseconds", `{"asset":"A","price":1.1,"timestamp":1752960407177}`, "", Tick{Asset: "A", Price: 1.1, UnixMicro: 1752960407177000}},
+		{"microseconds", `{"asset":"A","price":1.1,"timestamp":1752960407177123}`, "", Tick{Asset: "A", Price: 1.1, UnixMicro: 1752960407177123}},
+		{"ISO with offset", `{"asset":"A","price":1.1,"timestamp":"2024-10-24T09:00:00+00:00"}`, "", Tick{Asset: "A", Price: 1.1, UnixMicro: 1729760400000000}},
+		{"ISO Z with millis", `{"asset":"A","price":1.1,"timestamp":"2024-10-24T09:00:00.250Z"}`, "", Tick{Asset: "A", Price: 1.1, UnixMicro: 1729760400250000}},
+		{"ISO with space", `{"asset":"A","price":1.1,"timestamp":"2024-10-24 09:00:00Z"}`, "", Tick{Asset: "A", Price: 1.1, UnixMicro: 1729760400000000}},
+		{"ISO without zone is UTC", `{"asset":"A","price":1.1,"timestamp":"2024-10-24T11:00:00"}`, "", Tick{Asset: "A", Price: 1.1, UnixMicro: 1729767600000000}},
+		{"ISO other offset", `{"asset":"A","price":1.1,"timestamp":"2024-10-24T11:00:00+02:00"}`, "", Tick{Asset: "A", Price: 1.1, UnixMicro: 1729760400000000}},
+		{"epoch as string", `{"asset":"A","price":"1.1","timestamp":"1729760400"}`, "", Tick{Asset: "A", Price: 1.1, UnixMicro: 1729760400000000}},
+		{"asset from channel", `{"price":1.1,"timestamp":1729760400}`, "USDJPY_otc", Tick{Asset: "USDJPY_otc", Price: 1.1, UnixMicro: 1729760400000000}},
+		{"empty asset uses fallback", `{"asset":"","price":1.1,"timestamp":1729760400}`, "X", Tick{Asset: "X", Price: 1.1, UnixMicro: 1729760400000000}},
+		{"escaped asset", `{"asset":"EUR\u0055SD","price":1.1,"timestamp":1729760400}`, "", Tick{Asset: "EURUSD", Price: 1.1, UnixMicro: 1729760400000000}},
+		{"escaped key", `{"\u0070rice":1.1,"asset":"A","timestamp":1729760400}`, "", Tick{Asset: "A", Price: 1.1, UnixMicro: 1729760400000000}},
 		{"unknown nested fields", `{"meta":{"src":[1,{"x":"}"}],"ok":true},"asset":"A","price":1e0,"timestamp":1729760400,"n":null}`, "",
-			Tick{Asset: "A", Price: 1, UnixMs: 1729760400000}},
-		{"whitespace", " \n{ \"asset\" : \"A\" ,\t\"price\" : 1.5 , \"timestamp\" : 1729760400 } \n", "", Tick{Asset: "A", Price: 1.5, UnixMs: 1729760400000}},
-		{"duplicate key: last wins", `{"asset":"A","price":1,"price":2,"timestamp":1729760400}`, "", Tick{Asset: "A", Price: 2, UnixMs: 1729760400000}},
-		{"exponent price", `{"asset":"A","price":1.5e2,"timestamp":1729760400}`, "", Tick{Asset: "A", Price: 150, UnixMs: 1729760400000}},
+			Tick{Asset: "A", Price: 1, UnixMicro: 1729760400000000}},
+		{"whitespace", " \n{ \"asset\" : \"A\" ,\t\"price\" : 1.5 , \"timestamp\" : 1729760400 } \n", "", Tick{Asset: "A", Price: 1.5, UnixMicro: 1729760400000000}},
+		{"duplicate key: last wins", `{"asset":"A","price":1,"price":2,"timestamp":1729760400}`, "", Tick{Asset: "A", Price: 2, UnixMicro: 1729760400000000}},
+		{"float seconds with microseconds", `{"asset":"A","price":1.1,"timestamp":1752960407.177123}`, "", Tick{Asset: "A", Price: 1.1, UnixMicro: 1752960407177123}},
+		{"exponent price", `{"asset":"A","price":1.5e2,"timestamp":1729760400}`, "", Tick{Asset: "A", Price: 150, UnixMicro: 1729760400000000}},
 	}
 	var d Decoder
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			got, err := d.DecodeString(c.payload, c.fallback, nowMs)
+			got, err := d.DecodeString(c.payload, c.fallback, nowUs)
 			if err != nil {
 				t.Fatalf("Decode(%s): %v", c.payload, err)
 			}
@@ -65,7 +66,7 @@ func TestDecodeAcceptsEveryWireShape(t *testing.T) {
 }
 
 func TestDecodeRejectsBadInputWithTypedErrors(t *testing.T) {
-	future := strconv.FormatInt(nowMs/1000+2*3600, 10)
+	future := strconv.FormatInt(nowUs/1e6+2*3600, 10)
 	cases := []struct {
 		name    string
 		payload string
@@ -112,7 +113,7 @@ func TestDecodeRejectsBadInputWithTypedErrors(t *testing.T) {
 	var d Decoder
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := d.DecodeString(c.payload, "", nowMs)
+			_, err := d.DecodeString(c.payload, "", nowUs)
 			if !errors.Is(err, c.want) {
 				t.Fatalf("Decode(%.80s) = %v, want %v", c.payload, err, c.want)
 			}
@@ -131,13 +132,13 @@ func TestDecodeMatchesStrconvOnRealTicks(t *testing.T) {
 	var d Decoder
 	for _, r := range rows {
 		payload := `{"asset":"EURUSD_otc","price":` + r[1] + `,"timestamp":` + r[0] + `}`
-		tick, err := d.DecodeString(payload, "", nowMs)
+		tick, err := d.DecodeString(payload, "", nowUs)
 		if err != nil {
 			t.Fatalf("%s: %v", payload, err)
 		}
 		wantPrice, _ := strconv.ParseFloat(r[1], 64)
 		wantTs, _ := strconv.ParseFloat(r[0], 64)
-		if tick.Price != wantPrice || tick.UnixMs != int64(math.Round(wantTs*1000)) {
+		if tick.Price != wantPrice || tick.UnixMicro != int64(math.Round(wantTs*1e6)) {
 			t.Fatalf("%s decoded to %+v", payload, tick)
 		}
 	}
@@ -161,11 +162,11 @@ func TestNumberFastPathAgreesWithStrconv(t *testing.T) {
 func TestDecodeDoesNotAllocate(t *testing.T) {
 	var d Decoder
 	payload := []byte(`{"asset":"EURUSD_otc","price":1.15838,"timestamp":1752960407.177}`)
-	if _, err := d.Decode(payload, "", nowMs); err != nil { // interns the asset
+	if _, err := d.Decode(payload, "", nowUs); err != nil { // interns the asset
 		t.Fatal(err)
 	}
 	allocs := testing.AllocsPerRun(1000, func() {
-		if _, err := d.Decode(payload, "", nowMs); err != nil {
+		if _, err := d.Decode(payload, "", nowUs); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -208,7 +209,7 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, payload string) {
 		var d Decoder
-		tick, err := d.DecodeString(payload, "fallback", nowMs)
+		tick, err := d.DecodeString(payload, "fallback", nowUs)
 		if err != nil {
 			var de *DecodeError
 			if !errors.As(err, &de) {
@@ -219,8 +220,8 @@ func FuzzDecode(f *testing.F) {
 		if !(tick.Price > 0) || tick.Price > MaxPrice || math.IsInf(tick.Price, 0) {
 			t.Fatalf("accepted unusable price %v from %q", tick.Price, payload)
 		}
-		if tick.UnixMs < minUnixMs || tick.UnixMs > nowMs+DefaultMaxFuture.Milliseconds() {
-			t.Fatalf("accepted unusable timestamp %d from %q", tick.UnixMs, payload)
+		if tick.UnixMicro < minUnixMicro || tick.UnixMicro > nowUs+DefaultMaxFuture.Milliseconds() {
+			t.Fatalf("accepted unusable timestamp %d from %q", tick.UnixMicro, payload)
 		}
 		if tick.Asset == "" {
 			t.Fatalf("accepted a tick without asset from %q", payload)
@@ -241,7 +242,7 @@ func BenchmarkDecode(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(int64(len(payload)))
 	for b.Loop() {
-		if _, err := d.Decode(payload, "", nowMs); err != nil {
+		if _, err := d.Decode(payload, "", nowUs); err != nil {
 			b.Fatal(err)
 		}
 	}

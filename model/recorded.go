@@ -50,8 +50,8 @@ type CSVReader struct {
 	header  string
 	fields  []string
 	stats   CSVStats
-	lastTOD int64 // last time-of-day in ms, to notice midnight
-	dayMs   int64 // days added for midnight wraps, in ms
+	lastTOD int64 // last time-of-day in µs, to notice midnight
+	dayUs   int64 // days added for midnight wraps, in µs
 }
 
 type csvColumns struct {
@@ -148,7 +148,7 @@ func (c *CSVReader) row(line string) (Tick, error) {
 	}
 	var t Tick
 	var err error
-	if t.UnixMs, err = c.timestamp(get(c.cols.time)); err != nil {
+	if t.UnixMicro, err = c.timestamp(get(c.cols.time)); err != nil {
 		return t, err
 	}
 	priceCol := c.cols.price
@@ -201,37 +201,38 @@ func (c *CSVReader) timestamp(s string) (int64, error) {
 		return 0, errors.New("empty timestamp")
 	}
 	if n, ok := parseNumberString([]byte(s)); ok {
-		if ms := epochToMillis(n.float()); ms >= minUnixMs {
-			return ms, nil
+		if us := epochToMicros(n.float()); us >= minUnixMicro {
+			return us, nil
 		}
 		return 0, fmt.Errorf("timestamp %q is not a plausible epoch", s)
 	}
 	if t, ok := parseISOTime([]byte(s)); ok {
-		return t.UnixMilli(), nil
+		return t.UnixMicro(), nil
 	}
 	if tod, ok := parseTimeOfDay(s); ok {
 		if c.opts.Date.IsZero() {
 			return 0, errNeedDate
 		}
+		const day = int64(24 * time.Hour / time.Microsecond)
 		// A clock that jumps back by more than 12 hours has passed midnight.
-		if c.lastTOD >= 0 && tod < c.lastTOD-12*3600*1000 {
-			c.dayMs += 24 * 3600 * 1000
+		if c.lastTOD >= 0 && tod < c.lastTOD-day/2 {
+			c.dayUs += day
 		}
 		c.lastTOD = tod
 		y, m, d := c.opts.Date.UTC().Date()
-		return time.Date(y, m, d, 0, 0, 0, 0, time.UTC).UnixMilli() + c.dayMs + tod, nil
+		return time.Date(y, m, d, 0, 0, 0, 0, time.UTC).UnixMicro() + c.dayUs + tod, nil
 	}
 	return 0, fmt.Errorf("timestamp %q is neither epoch, ISO-8601 nor a time of day", s)
 }
 
 // parseTimeOfDay reads "HH:MM:SS", optionally with fractional seconds and a trailing Z,
-// into milliseconds since midnight.
+// into microseconds since midnight.
 func parseTimeOfDay(s string) (int64, bool) {
 	s = strings.TrimSuffix(s, "Z")
 	for _, layout := range [...]string{"15:04:05", "15:04"} {
 		if t, err := time.Parse(layout, s); err == nil {
-			return int64(t.Hour())*3600000 + int64(t.Minute())*60000 +
-				int64(t.Second())*1000 + int64(t.Nanosecond()/1e6), true
+			return (int64(t.Hour())*3600+int64(t.Minute())*60+int64(t.Second()))*1e6 +
+				int64(t.Nanosecond()/1e3), true
 		}
 	}
 	return 0, false

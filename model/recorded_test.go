@@ -23,7 +23,7 @@ func TestCSVReaderTimeOnlyFileWithRepeatedHeader(t *testing.T) {
 		t.Fatalf("stats %+v, %d ticks", st, len(ticks))
 	}
 	first := ticks[0]
-	want := Tick{Asset: "ZARUSD_otc", Price: 0.1065, UnixMs: day.Add(11*time.Hour + 12*time.Minute + 57*time.Second).UnixMilli()}
+	want := Tick{Asset: "ZARUSD_otc", Price: 0.1065, UnixMicro: day.Add(11*time.Hour + 12*time.Minute + 57*time.Second).UnixMicro()}
 	if first != want {
 		t.Fatalf("first %+v, want %+v", first, want)
 	}
@@ -58,8 +58,8 @@ func TestCSVReaderWrapsMidnightAndReportsBadRows(t *testing.T) {
 	if bad != 2 || len(got) != 3 {
 		t.Fatalf("bad %d, got %+v", bad, got)
 	}
-	if got[1].UnixMs-got[0].UnixMs != 2000 {
-		t.Fatalf("midnight not wrapped: %d", got[1].UnixMs-got[0].UnixMs)
+	if got[1].UnixMicro-got[0].UnixMicro != 2e6 {
+		t.Fatalf("midnight not wrapped: %d", got[1].UnixMicro-got[0].UnixMicro)
 	}
 }
 
@@ -69,7 +69,7 @@ func TestCSVReaderHeaderlessAndQuoted(t *testing.T) {
 	if err != nil || len(ticks) != 2 || st.Bad != 0 {
 		t.Fatalf("%v %+v %+v", err, ticks, st)
 	}
-	if ticks[1].UnixMs != 1752960407678 || ticks[1].Price != 1.1584 {
+	if ticks[1].UnixMicro != 1752960407678000 || ticks[1].Price != 1.1584 {
 		t.Fatalf("quoted row %+v", ticks[1])
 	}
 }
@@ -80,7 +80,7 @@ func TestCSVReaderCandleColumnsInAnyOrder(t *testing.T) {
 	if err != nil || len(ticks) != 1 {
 		t.Fatal(err, ticks)
 	}
-	want := Tick{Asset: "AUDCAD_otc", Kind: KindCandle, UnixMs: time.Date(2025, 10, 4, 19, 16, 0, 0, time.UTC).UnixMilli(),
+	want := Tick{Asset: "AUDCAD_otc", Kind: KindCandle, UnixMicro: time.Date(2025, 10, 4, 19, 16, 0, 0, time.UTC).UnixMicro(),
 		Open: 0.97756, Price: 0.97757, High: 0.97782, Low: 0.97732}
 	if ticks[0] != want {
 		t.Fatalf("got %+v want %+v", ticks[0], want)

@@ -127,7 +127,7 @@ func TestTimeframe(t *testing.T) {
 	if TF15m.String() != "15m" || TF4h.String() != "4h" || TF1m.Duration() != time.Minute {
 		t.Fatal("String/Duration")
 	}
-	if got := TF5m.BucketStart(1752960407177); got != 1752960300 {
+	if got := TF5m.BucketStart(1752960407177000); got != 1752960300 {
 		t.Fatalf("BucketStart = %d", got)
 	}
 }

@@ -18,12 +18,13 @@ const (
 
 // Tick is one price observation for one asset.
 //
-// Time is kept as Unix milliseconds: the wire carries at most millisecond precision and an
-// int64 keeps a Tick small, comparable and cheap to copy through channels.
+// Time is kept as Unix microseconds: recorded feeds carry milliseconds, but Python
+// producers stamp time.time() floats with microseconds, and a fast feed needs them to keep
+// distinct ticks distinct. An int64 keeps a Tick small, comparable and cheap to copy.
 type Tick struct {
 	Asset  string
 	Price  float64
-	UnixMs int64
+	UnixMicro int64
 	Kind   TickKind
 	// Set only for KindCandle.
 	Open, High, Low float64
@@ -31,10 +32,10 @@ type Tick struct {
 }
 
 // Time returns the tick's timestamp as a time.Time in UTC.
-func (t Tick) Time() time.Time { return time.UnixMilli(t.UnixMs).UTC() }
+func (t Tick) Time() time.Time { return time.UnixMicro(t.UnixMicro).UTC() }
 
 // Point is a timestamped price, the unit of the recent-price ring buffers.
 type Point struct {
-	UnixMs int64
+	UnixMicro int64
 	Price  float64
 }

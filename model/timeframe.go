@@ -56,9 +56,9 @@ func (tf Timeframe) String() string {
 // Duration returns the timeframe as a time.Duration.
 func (tf Timeframe) Duration() time.Duration { return time.Duration(tf) * time.Second }
 
-// BucketStart returns the start, in Unix seconds, of the candle holding unixMs.
-func (tf Timeframe) BucketStart(unixMs int64) int64 {
-	sec := floorDiv(unixMs, 1000)
+// BucketStart returns the start, in Unix seconds, of the candle holding unixMicro.
+func (tf Timeframe) BucketStart(unixMicro int64) int64 {
+	sec := floorDiv(unixMicro, 1e6)
 	return sec - mod(sec, int64(tf))
 }
 

@@ -48,7 +48,7 @@ func ReadRecent(ctx context.Context, c *Client, key, asset string, n int, hint L
 		return RecentTicks{}, fmt.Errorf("read %s: %w", key, err)
 	}
 	var d model.Decoder
-	now := time.Now().UnixMilli()
+	now := time.Now().UnixMicro()
 	decode := func(raw []string) ([]model.Tick, int) {
 		out := make([]model.Tick, 0, len(raw))
 		bad := 0
@@ -71,7 +71,7 @@ func ReadRecent(ctx context.Context, c *Client, key, asset string, n int, hint L
 	}
 	r.Order = hint
 	if len(headTicks) > 0 && len(tailTicks) > 0 {
-		first, last := headTicks[0].UnixMs, tailTicks[len(tailTicks)-1].UnixMs
+		first, last := headTicks[0].UnixMicro, tailTicks[len(tailTicks)-1].UnixMicro
 		switch {
 		case first > last:
 			r.Order = OrderNewestFirst

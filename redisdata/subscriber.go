@@ -255,7 +255,7 @@ func (s *Subscriber) handle(m *redis.Message) {
 		}
 	}
 	now := time.Now()
-	tick, err := s.decoder.DecodeString(m.Payload, asset, now.UnixMilli())
+	tick, err := s.decoder.DecodeString(m.Payload, asset, now.UnixMicro())
 	if err != nil {
 		s.bad.Add(1)
 		s.recordBad(now, asset, m.Channel, m.Payload, err)
@@ -274,8 +274,8 @@ func (s *Subscriber) handle(m *redis.Message) {
 	if !delivered {
 		c.Dropped++
 	}
-	if lat := now.UnixMilli() - tick.UnixMs; lat >= 0 && lat < 60_000 {
-		s.recordLatencyLocked(now, time.Duration(lat)*time.Millisecond)
+	if lat := now.UnixMicro() - tick.UnixMicro; lat >= 0 && lat < 60e6 {
+		s.recordLatencyLocked(now, time.Duration(lat)*time.Microsecond)
 	}
 	s.mu.Unlock()
 }

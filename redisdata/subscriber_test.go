@@ -236,7 +236,7 @@ func eurusdPayloads(t testing.TB) []string {
 	out := make([]string, len(ticks))
 	for i, tk := range ticks {
 		out[i] = fmt.Sprintf(`{"asset":"EURUSD_otc","price":%s,"timestamp":%.3f}`,
-			strconv.FormatFloat(tk.Price, 'f', -1, 64), float64(tk.UnixMs)/1000)
+			strconv.FormatFloat(tk.Price, 'f', -1, 64), float64(tk.UnixMicro)/1e6)
 	}
 	return out
 }
