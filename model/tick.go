@@ -22,10 +22,10 @@ const (
 // producers stamp time.time() floats with microseconds, and a fast feed needs them to keep
 // distinct ticks distinct. An int64 keeps a Tick small, comparable and cheap to copy.
 type Tick struct {
-	Asset  string
-	Price  float64
+	Asset     string
+	Price     float64
 	UnixMicro int64
-	Kind   TickKind
+	Kind      TickKind
 	// Set only for KindCandle.
 	Open, High, Low float64
 	Volume          float64
@@ -37,5 +37,5 @@ func (t Tick) Time() time.Time { return time.UnixMicro(t.UnixMicro).UTC() }
 // Point is a timestamped price, the unit of the recent-price ring buffers.
 type Point struct {
 	UnixMicro int64
-	Price  float64
+	Price     float64
 }
