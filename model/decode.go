@@ -49,7 +49,7 @@ const (
 	// MaxPrice rejects absurd prices that would flatten every chart they reach.
 	MaxPrice = 1e12
 
-	minUnixMicro  = 946684800000 // 2000-01-01: anything earlier is a unit or producer bug
+	minUnixMicro  = 946684800_000000 // 2000-01-01: anything earlier is a unit or producer bug
 	maxAssetLen   = 64
 	maxInternSize = 4096
 )

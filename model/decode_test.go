@@ -101,6 +101,8 @@ func TestDecodeRejectsBadInputWithTypedErrors(t *testing.T) {
 		{"NaN high", `{"asset":"A","open":1,"high":NaN,"low":0.9,"close":1,"timestamp":1729760400}`, ErrBadPrice},
 		{"no timestamp", `{"asset":"A","price":1.1}`, ErrNoTimestamp},
 		{"tiny timestamp", `{"asset":"A","price":1.1,"timestamp":5}`, ErrBadTimestamp},
+		{"1998", `{"asset":"A","price":1.1,"timestamp":900000000}`, ErrBadTimestamp},
+		{"1998 in ms", `{"asset":"A","price":1.1,"timestamp":900000000000}`, ErrBadTimestamp},
 		{"negative timestamp", `{"asset":"A","price":1.1,"timestamp":-1729760400}`, ErrBadTimestamp},
 		{"NaN timestamp", `{"asset":"A","price":1.1,"timestamp":NaN}`, ErrBadTimestamp},
 		{"text timestamp", `{"asset":"A","price":1.1,"timestamp":"yesterday"}`, ErrBadTimestamp},
