@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -38,8 +39,38 @@ type Config struct {
 	DiscoverEvery time.Duration
 	NoUI          bool
 
+	Demo  bool        // run the whole pipeline in-process (embedded Redis without --redis)
+	Feed  FeedConfig  // feed and demo
+	Flush FlushConfig // flush and demo
+
+	Duration time.Duration // feed and flush: stop after this long (0: until signalled)
+	JSON     bool          // feed and flush: closing summary as one JSON object
+
 	ShowHelp    bool
 	ShowVersion bool
+}
+
+// FeedConfig configures the simulator or replay feed.
+type FeedConfig struct {
+	Rate     float64 // ticks per second per asset
+	Seed     uint64
+	Bursts   bool
+	Producer redisdata.ProducerVersion
+	Replay   []string // CSV files; empty: synthetic ticks
+	Speed    float64
+	Date     time.Time // for time-of-day recordings
+	Loop     bool
+	KeepTime bool
+	Count    int64         // stop after this many ticks
+	Backfill time.Duration // synthetic candle history written at start
+}
+
+// FlushConfig configures the batch flusher.
+type FlushConfig struct {
+	Store     string // DSN: sqlite:PATH or postgres://...
+	Interval  time.Duration
+	HighWater int
+	PauseAt   string // crash-test hook, from QUFLX_FLUSH_PAUSE_AT
 }
 
 // UsageError is a bad command line or configuration: exit status 2, one line.
@@ -64,6 +95,38 @@ type flagValues struct {
 	assets                            []string
 	poll, discover                    time.Duration
 	noUI, help, version               bool
+
+	demo, bursts, loop, keepTime, json bool
+	rate, speed                        float64
+	seed                               uint64
+	producer, date, store              string
+	replay                             []string
+	count                              int64
+	backfill, duration, flushEvery     time.Duration
+	highWater                          int
+}
+
+// Flags by command. Connection, key and general flags are everyone's.
+var (
+	commonFlags = []string{"redis", "host", "port", "socket", "db", "password", "user", "tls", "cacert",
+		"insecure", "env-file", "tick-key", "channel", "cache-key", "assets", "help", "version"}
+	feedFlags  = []string{"rate", "seed", "bursts", "producer", "replay", "speed", "date", "loop", "keep-time", "count", "backfill"}
+	flushFlags = []string{"store", "flush-interval", "high-water"}
+	runFlags   = []string{"duration", "json"}
+	// The dashboard takes the pipeline's flags with --demo.
+	commandFlags = map[string][]string{
+		"":      concat(commonFlags, []string{"poll", "discover", "no-ui", "demo", "duration"}, feedFlags, flushFlags),
+		"feed":  concat(commonFlags, feedFlags, runFlags),
+		"flush": concat(commonFlags, flushFlags, runFlags),
+	}
+)
+
+func concat(lists ...[]string) []string {
+	var out []string
+	for _, l := range lists {
+		out = append(out, l...)
+	}
+	return out
 }
 
 func newFlagSet(v *flagValues) *flag.FlagSet {
@@ -90,11 +153,28 @@ func newFlagSet(v *flagValues) *flag.FlagSet {
 	fs.BoolVar(&v.noUI, "no-ui", false, "")
 	fs.BoolVar(&v.help, "help", false, "")
 	fs.BoolVar(&v.version, "version", false, "")
+	fs.BoolVar(&v.demo, "demo", false, "")
+	fs.Float64Var(&v.rate, "rate", 4, "")
+	fs.Uint64Var(&v.seed, "seed", 1, "")
+	fs.BoolVar(&v.bursts, "bursts", true, "")
+	fs.StringVar(&v.producer, "producer", "v1", "")
+	fs.StringArrayVar(&v.replay, "replay", nil, "")
+	fs.Float64Var(&v.speed, "speed", 1, "")
+	fs.StringVar(&v.date, "date", "", "")
+	fs.BoolVar(&v.loop, "loop", false, "")
+	fs.BoolVar(&v.keepTime, "keep-time", false, "")
+	fs.Int64Var(&v.count, "count", 0, "")
+	fs.DurationVar(&v.backfill, "backfill", 0, "")
+	fs.StringVar(&v.store, "store", "", "")
+	fs.DurationVar(&v.flushEvery, "flush-interval", 30*time.Second, "")
+	fs.IntVar(&v.highWater, "high-water", 500, "")
+	fs.DurationVar(&v.duration, "duration", 0, "")
+	fs.BoolVar(&v.json, "json", false, "")
 	return fs
 }
 
-// commands lists the subcommands; the issues that build them add their names here.
-var commands = map[string]bool{}
+// commands lists the subcommands.
+var commands = map[string]bool{"feed": true, "flush": true}
 
 // Parse resolves a Config from the arguments (without the program name) and env.
 func Parse(args []string, env Env) (Config, error) {
@@ -116,6 +196,9 @@ func Parse(args []string, env Env) (Config, error) {
 	cfg.ShowHelp, cfg.ShowVersion = v.help, v.version
 	if cfg.ShowHelp || cfg.ShowVersion {
 		return cfg, nil
+	}
+	if err := checkFlagsOfCommand(fs, cfg.Command, v.demo); err != nil {
+		return cfg, err
 	}
 
 	layers := []connLayer{}
@@ -169,7 +252,81 @@ func Parse(args []string, env Env) (Config, error) {
 		return cfg, usageErr("--discover %v: must not be shorter than --poll %v", v.discover, v.poll)
 	}
 	cfg.PollInterval, cfg.DiscoverEvery, cfg.NoUI = v.poll, v.discover, v.noUI
+	cfg.Demo, cfg.Duration, cfg.JSON = v.demo, v.duration, v.json
+	if v.duration < 0 {
+		return cfg, usageErr("--duration %v: must not be negative", v.duration)
+	}
+	if err := parseFeed(&cfg.Feed, &v); err != nil {
+		return cfg, err
+	}
+	if err := parseFlush(&cfg.Flush, &v, env); err != nil {
+		return cfg, err
+	}
 	return cfg, nil
+}
+
+// checkFlagsOfCommand refuses flags that mean nothing to the chosen command, so that a
+// typo'd command line never silently does something else.
+func checkFlagsOfCommand(fs *flag.FlagSet, command string, demo bool) error {
+	var err error
+	fs.Visit(func(f *flag.Flag) {
+		if err != nil {
+			return
+		}
+		if !slices.Contains(commandFlags[command], f.Name) {
+			err = usageErr("--%s is not a flag of %q", f.Name, strings.TrimSpace("quflx-tui "+command))
+			return
+		}
+		if command == "" && !demo && (slices.Contains(feedFlags, f.Name) || slices.Contains(flushFlags, f.Name)) {
+			err = usageErr("--%s needs --demo (or the feed/flush command)", f.Name)
+		}
+	})
+	return err
+}
+
+func parseFeed(fc *FeedConfig, v *flagValues) error {
+	if v.rate <= 0 || v.rate > 1e6 {
+		return usageErr("--rate %g: want ticks per second per asset, above 0", v.rate)
+	}
+	if v.speed <= 0 {
+		return usageErr("--speed %g: must be above 0", v.speed)
+	}
+	if v.count < 0 {
+		return usageErr("--count %d: must not be negative", v.count)
+	}
+	producer, err := redisdata.ParseProducerVersion(v.producer)
+	if err != nil {
+		return usageErr("--producer: %v", err)
+	}
+	*fc = FeedConfig{Rate: v.rate, Seed: v.seed, Bursts: v.bursts, Producer: producer, Replay: v.replay,
+		Speed: v.speed, Loop: v.loop, KeepTime: v.keepTime, Count: v.count, Backfill: v.backfill}
+	if v.date != "" {
+		if fc.Date, err = time.Parse(time.DateOnly, v.date); err != nil {
+			return usageErr("--date %q: want YYYY-MM-DD", v.date)
+		}
+	}
+	for _, path := range v.replay {
+		if _, err := os.Stat(path); err != nil {
+			return usageErr("--replay %s: %v", path, errors.Unwrap(err))
+		}
+	}
+	return nil
+}
+
+func parseFlush(fc *FlushConfig, v *flagValues, env Env) error {
+	if v.flushEvery < 100*time.Millisecond {
+		return usageErr("--flush-interval %v: must be at least 100ms", v.flushEvery)
+	}
+	if v.highWater < 1 || v.highWater > 1_000_000 {
+		return usageErr("--high-water %d: want 1 to 1000000", v.highWater)
+	}
+	if v.store != "" && !strings.HasPrefix(v.store, "sqlite:") && !strings.HasPrefix(v.store, "postgres://") &&
+		!strings.HasPrefix(v.store, "postgresql://") {
+		return usageErr("--store %q: want sqlite:PATH or postgres://...", v.store)
+	}
+	*fc = FlushConfig{Store: v.store, Interval: v.flushEvery, HighWater: v.highWater}
+	fc.PauseAt, _ = env("QUFLX_FLUSH_PAUSE_AT")
+	return nil
 }
 
 // connLayer is one source of connection settings; nil fields are not set by it.

@@ -47,6 +47,9 @@ const helpText = `NAME
 
 SYNOPSIS
     quflx-tui [connection] [keys] [options]
+    quflx-tui --demo [pipeline options]
+    quflx-tui feed [connection] [keys] [feed options]
+    quflx-tui flush [connection] [keys] [flush options]
 
 DESCRIPTION
     quflx-tui watches a QuFLX Redis: it subscribes to the asset channels,
@@ -58,6 +61,16 @@ DESCRIPTION
     Keys are discovered with SCAN (never KEYS) and channels with PSUBSCRIBE,
     unless --assets names them. A lost server is retried by itself; the state
     is shown.
+
+    --demo runs the whole QuFLX pipeline in this process: a simulated feed
+    writing as the QuFLX producers do, the batch flusher, and a SQLite store,
+    against an embedded Redis unless a server is given (then it writes to it).
+
+COMMANDS
+    feed   the simulator, or a replay of recorded CSVs, writing ticks into
+           Redis exactly as a QuFLX producer does
+    flush  the batch flusher: moves buffered ticks into SQLite or PostgreSQL
+           without losing or duplicating one; a last flush on SIGINT/SIGTERM
 
 CONNECTION
     --redis URL          redis://[user:password@]host[:port][/db],
@@ -96,8 +109,37 @@ OPTIONS
     --discover DURATION  how often SCAN looks for new keys (default 15s)
     --no-ui              print a summary line every poll instead of the
                          dashboard
+    --duration DURATION  stop after this long (feed, flush, --demo)
+    --json               feed, flush: print the closing summary as JSON
+                         (produced, flushed, bad, lost_to_trim,
+                         duplicates_skipped)
     --version            print the version and exit
     --help               print this help and exit
+
+FEED (feed, --demo)
+    --assets N|A,B,...   how many instruments, or which (default 8)
+    --rate N             ticks per second per asset (default 4)
+    --bursts             now and then tick five times faster (default true)
+    --seed N             random seed: the same seed, the same prices
+    --producer v1|v2     v1: LPUSH + LTRIM 0 999; v2: RPUSH, LLEN, LTRIM
+                         -1000 -1 (default v1)
+    --replay FILE        replay a recorded CSV instead (repeatable)
+    --speed X            replay X times faster (default 1)
+    --date YYYY-MM-DD    the day of recordings that hold only times of day
+    --loop               replay again and again
+    --keep-time          send recorded timestamps, not ones moved to now
+    --count N            stop after N ticks
+    --backfill DURATION  write synthetic candle history at start (--demo:
+                         72h into an empty store)
+
+FLUSH (flush, --demo)
+    --store DSN          sqlite:PATH or postgres://user:pw@host/db
+                         (default sqlite:quflx.db; --demo: a file in the
+                         user cache directory)
+    --flush-interval D   flush every buffer this often (default 30s)
+    --high-water N       flush a buffer early once N ticks arrived since
+                         its last flush (default 500; producers trim at
+                         1000)
 
 ENVIRONMENT
     REDIS_URL, REDIS_HOST, REDIS_PORT, REDIS_DB, REDIS_PASSWORD, REDIS_USERNAME
@@ -110,8 +152,11 @@ EXIT STATUS
     2  bad command line or configuration, or the server is unreachable at start
 
 EXAMPLES
+    quflx-tui --demo                           everything in-process
     quflx-tui                                  watch localhost:6379
     quflx-tui -h trading-box --assets EURUSD_otc,USDJPY_otc
     quflx-tui --env-file /opt/quflx/.env.redis
     quflx-tui --redis rediss://monitor:pw@cache.internal:6380/1 --cacert ca.pem
+    quflx-tui feed --replay EURUSD_otc_ticks.csv --speed 10 --loop
+    quflx-tui flush --store postgres://quflx:pw@db.supabase.co/postgres
 `

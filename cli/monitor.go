@@ -13,8 +13,11 @@ import (
 	"github.com/quflx/quflx-tui/redisdata"
 )
 
-// runMonitor watches the configured Redis read-only and prints one summary line per poll.
-func runMonitor(ctx context.Context, cfg Config, out io.Writer) error {
+// runMonitor watches the configured Redis read-only and prints one summary line per poll;
+// extra, when set, adds to each line (the demo's pipeline figures).
+func runMonitor(ctx context.Context, cfg Config, out io.Writer, extra func() string) error {
+	ctx, cancel := withDuration(ctx, cfg.Duration)
+	defer cancel()
 	opts := cfg.Redis
 	opts.ReadOnly = true
 	client, err := connect(ctx, opts)
@@ -66,7 +69,11 @@ func runMonitor(ctx context.Context, cfg Config, out io.Writer) error {
 		lastOK = time.Now()
 		assets := sub.Stats().AssetNames()
 		poller.AddAssets(assets...)
-		fmt.Fprintln(out, summaryLine(snap, sub.Stats(), board.snapshot()))
+		line := summaryLine(snap, sub.Stats(), board.snapshot())
+		if extra != nil {
+			line += " | " + extra()
+		}
+		fmt.Fprintln(out, line)
 	}
 }
 

@@ -46,7 +46,16 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	// and stderr belongs to the dashboard.
 	redisdata.RouteLogs(nil)
 
-	err = runMonitor(ctx, cfg, stdout)
+	switch {
+	case cfg.Command == "feed":
+		err = runFeed(ctx, cfg, stdout, stderr)
+	case cfg.Command == "flush":
+		err = runFlush(ctx, cfg, stdout, stderr)
+	case cfg.Demo:
+		err = runDemo(ctx, cfg, stdout, stderr)
+	default:
+		err = runMonitor(ctx, cfg, stdout, nil)
+	}
 	return exitStatus(err, stderr)
 }
 

@@ -272,3 +272,20 @@ func (b *CandleBuilder) Last() (Candle, bool) {
 
 // Stats returns the builder's counters.
 func (b *CandleBuilder) Stats() BuildStats { return b.stats }
+
+// Aggregate rolls candles of a shorter timeframe (oldest first) up into tf candles.
+func Aggregate(oneMinute []Candle, tf Timeframe) []Candle {
+	var out []Candle
+	for _, c := range oneMinute {
+		start := c.Start - c.Start%int64(tf)
+		if n := len(out); n > 0 && out[n-1].Start == start {
+			o := &out[n-1]
+			o.High, o.Low, o.Close = max(o.High, c.High), min(o.Low, c.Low), c.Close
+			o.Volume += c.Volume
+			continue
+		}
+		c.Start = start
+		out = append(out, c)
+	}
+	return out
+}

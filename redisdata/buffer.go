@@ -6,6 +6,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/quflx/quflx-tui/model"
 )
 
@@ -86,4 +88,25 @@ func ReadRecent(ctx context.Context, c *Client, key, asset string, n int, hint L
 		r.Ticks, r.Bad = headTicks, headBad
 	}
 	return r, nil
+}
+
+// ListLengths returns LLEN of each key, in one pipelined round trip. A key that is not a
+// list counts as 0.
+func ListLengths(ctx context.Context, c *Client, keys []string) ([]int64, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	pipe := c.Pipeline()
+	cmds := make([]*redis.IntCmd, len(keys))
+	for i, k := range keys {
+		cmds[i] = pipe.LLen(ctx, k)
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !isRedisError(err) {
+		return nil, fmt.Errorf("llen %d buffers: %w", len(keys), err)
+	}
+	lens := make([]int64, len(keys))
+	for i, cmd := range cmds {
+		lens[i] = cmd.Val()
+	}
+	return lens, nil
 }

@@ -50,6 +50,9 @@ type SubscriberOptions struct {
 	MaxBadPayload int
 	// MaxFuture is passed to the decoder (default model.DefaultMaxFuture).
 	MaxFuture time.Duration
+	// CountOnly counts messages per asset without decoding or delivering them (the
+	// flusher's trigger and trim-loss estimate need no more).
+	CountOnly bool
 }
 
 // BadMessage is the last payload that failed to decode, kept for display.
@@ -253,6 +256,12 @@ func (s *Subscriber) handle(m *redis.Message) {
 		if len(s.assetByChan) < 100_000 { // bounded against a flood of junk channels
 			s.assetByChan[m.Channel] = asset
 		}
+	}
+	if s.opts.CountOnly {
+		s.mu.Lock()
+		s.countsLocked(asset).Received++
+		s.mu.Unlock()
+		return
 	}
 	now := time.Now()
 	tick, err := s.decoder.DecodeString(m.Payload, asset, now.UnixMicro())

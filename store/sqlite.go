@@ -1,0 +1,455 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/quflx/quflx-tui/model"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// Rows per multi-row statement: powers of two (see chunkSizes) that keep every statement far
+// under SQLite's 32766 bound variables.
+const (
+	sqliteTicksPerStmt   = 512 // 4 variables a row
+	sqliteCandlesPerStmt = 64  // 9 variables a row
+	sqliteDeadPerStmt    = 64  // 5 variables a row
+)
+
+type sqliteStore struct {
+	db       *sql.DB
+	describe string
+
+	// writeMu serialises writers: SQLite has a single write lock anyway, and waiting here
+	// is cheaper than spinning in busy_timeout.
+	writeMu sync.Mutex
+	stmts   map[stmtShape]*sql.Stmt // prepared at Open, read-only afterwards
+}
+
+// stmtShape identifies a cached multi-row statement.
+type stmtShape struct {
+	kind stmtKind
+	rows int
+}
+
+type stmtKind uint8
+
+const (
+	insertTicks stmtKind = iota
+	upsertDeltas
+	replaceCandles
+	insertDead
+)
+
+func openSQLite(ctx context.Context, path string) (Store, error) {
+	path = strings.TrimPrefix(path, "//") // tolerate sqlite://PATH
+	if path == "" {
+		return nil, errors.New("store: sqlite DSN without a path: want sqlite:PATH or sqlite::memory:")
+	}
+	memory := path == ":memory:"
+	name := path
+	if !memory {
+		if strings.ContainsAny(path, "?#") {
+			return nil, fmt.Errorf("store: sqlite path %q: '?' and '#' are not supported in file names", path)
+		}
+		abs, err := filepath.Abs(path)
+		if err != nil {
+			return nil, fmt.Errorf("store: sqlite path %q: %w", path, err)
+		}
+		name = abs
+	}
+	// WAL lets readers (the UI) run beside the flusher's writes; synchronous=NORMAL is
+	// durable against application crashes and fsyncs only at checkpoints; immediate
+	// transactions take the write lock up front, so a writer never fails midway on an
+	// upgrade from a read lock.
+	dsn := name + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("store: open sqlite %s: %w", name, err)
+	}
+	if memory {
+		// Every connection to :memory: is a database of its own: keep exactly one, forever.
+		db.SetMaxOpenConns(1)
+		db.SetMaxIdleConns(1)
+		db.SetConnMaxLifetime(0)
+		db.SetConnMaxIdleTime(0)
+	} else {
+		db.SetMaxOpenConns(4)
+		db.SetMaxIdleConns(4)
+	}
+	s := &sqliteStore{db: db, describe: "sqlite:" + name, stmts: make(map[stmtShape]*sql.Stmt)}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: open sqlite %s: %w", name, err)
+	}
+	if err := migrateSQLite(ctx, db); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := s.prepareStatements(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *sqliteStore) Kind() string     { return "sqlite" }
+func (s *sqliteStore) Describe() string { return s.describe }
+
+func (s *sqliteStore) Ping(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("store: ping %s: %w", s.describe, err)
+	}
+	return nil
+}
+
+func (s *sqliteStore) Close() error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	var errs []error
+	for _, st := range s.stmts {
+		errs = append(errs, st.Close())
+	}
+	clear(s.stmts)
+	errs = append(errs, s.db.Close())
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("store: close %s: %w", s.describe, err)
+	}
+	return nil
+}
+
+func (s *sqliteStore) Write(ctx context.Context, b Batch) (WriteResult, error) {
+	rows, err := prepareTicks(b.Ticks)
+	if err != nil {
+		return WriteResult{}, err
+	}
+	dead := prepareDead(b.Dead, time.Now())
+	if len(rows) == 0 && len(dead) == 0 {
+		return WriteResult{}, nil
+	}
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return WriteResult{}, fmt.Errorf("store: begin: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+
+	isNew, inserted, err := s.insertTicks(ctx, tx, rows)
+	if err != nil {
+		return WriteResult{}, fmt.Errorf("store: insert ticks: %w", err)
+	}
+	deltas := minuteDeltas(rows, isNew)
+	if err := s.upsertDeltas(ctx, tx, deltas); err != nil {
+		return WriteResult{}, fmt.Errorf("store: upsert candles: %w", err)
+	}
+	deadInserted, err := s.insertDead(ctx, tx, dead)
+	if err != nil {
+		return WriteResult{}, fmt.Errorf("store: insert dead letters: %w", err)
+	}
+	if b.BeforeCommit != nil {
+		if err := b.BeforeCommit(); err != nil {
+			return WriteResult{}, fmt.Errorf("store: before commit: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return WriteResult{}, fmt.Errorf("store: commit: %w", err)
+	}
+	return WriteResult{
+		Inserted:    inserted,
+		Duplicates:  len(b.Ticks) - inserted,
+		DeadLetters: deadInserted,
+		Candles:     len(deltas),
+	}, nil
+}
+
+// prepareStatements prepares every statement shape once, at Open. Preparing later, inside
+// a transaction, would need a second connection, and a :memory: store has only one.
+func (s *sqliteStore) prepareStatements(ctx context.Context) error {
+	for kind, maxRows := range map[stmtKind]int{
+		insertTicks:    sqliteTicksPerStmt,
+		upsertDeltas:   sqliteCandlesPerStmt,
+		replaceCandles: sqliteCandlesPerStmt,
+		insertDead:     sqliteDeadPerStmt,
+	} {
+		for rows := maxRows; rows >= 1; rows /= 2 {
+			shape := stmtShape{kind, rows}
+			st, err := s.db.PrepareContext(ctx, sqliteStatement(shape))
+			if err != nil {
+				return fmt.Errorf("store: prepare sqlite statement %d×%d: %w", kind, rows, err)
+			}
+			s.stmts[shape] = st
+		}
+	}
+	return nil
+}
+
+// stmt returns the prepared statement of shape within tx.
+func (s *sqliteStore) stmt(ctx context.Context, tx *sql.Tx, shape stmtShape) (*sql.Stmt, error) {
+	st, ok := s.stmts[shape]
+	if !ok {
+		return nil, fmt.Errorf("no prepared statement of kind %d for %d rows", shape.kind, shape.rows)
+	}
+	return tx.StmtContext(ctx, st), nil
+}
+
+func sqliteStatement(shape stmtShape) string {
+	switch shape.kind {
+	case insertTicks:
+		return `INSERT INTO historical_ticks (pair, price, "timestamp", timestamp_us) VALUES ` +
+			placeholders(shape.rows, "(?, ?, ?, ?)") +
+			` ON CONFLICT (pair, timestamp_us, price) DO NOTHING RETURNING pair, timestamp_us, price`
+	case upsertDeltas:
+		return sqliteCandleInsert(shape.rows) + ` ON CONFLICT (pair, timeframe, "timestamp") DO UPDATE SET
+	open_price = CASE WHEN excluded.open_us < COALESCE(candles.open_us, candles."timestamp" * 1000000)
+		THEN excluded.open_price ELSE candles.open_price END,
+	close_price = CASE WHEN excluded.close_us >= COALESCE(candles.close_us, candles."timestamp" * 1000000)
+		THEN excluded.close_price ELSE candles.close_price END,
+	high_price = MAX(COALESCE(candles.high_price, excluded.high_price), excluded.high_price),
+	low_price = MIN(COALESCE(candles.low_price, excluded.low_price), excluded.low_price),
+	volume = COALESCE(candles.volume, 0) + excluded.volume,
+	open_us = MIN(COALESCE(candles.open_us, candles."timestamp" * 1000000), excluded.open_us),
+	close_us = MAX(COALESCE(candles.close_us, candles."timestamp" * 1000000), excluded.close_us)`
+	case replaceCandles:
+		return sqliteCandleInsert(shape.rows) + ` ON CONFLICT (pair, timeframe, "timestamp") DO UPDATE SET
+	open_price = excluded.open_price, high_price = excluded.high_price,
+	low_price = excluded.low_price, close_price = excluded.close_price, volume = excluded.volume,
+	open_us = excluded.open_us, close_us = excluded.close_us`
+	case insertDead:
+		return `INSERT INTO dead_letters (pair, payload, reason, payload_sha256, created_at) VALUES ` +
+			placeholders(shape.rows, "(?, ?, ?, ?, ?)") +
+			` ON CONFLICT (pair, payload_sha256) DO NOTHING`
+	}
+	return ""
+}
+
+func sqliteCandleInsert(rows int) string {
+	return `INSERT INTO candles (pair, timeframe, "timestamp", open_price, high_price, low_price,
+	close_price, volume, open_us, close_us) VALUES ` + placeholders(rows, "(?, '"+minuteTimeframe+"', ?, ?, ?, ?, ?, ?, ?, ?)")
+}
+
+func placeholders(rows int, row string) string {
+	var b strings.Builder
+	b.Grow(rows * (len(row) + 2))
+	for i := range rows {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(row)
+	}
+	return b.String()
+}
+
+// insertTicks inserts rows (unique keys) and reports which were new, matching the rows the
+// insert returned to the batch by key.
+func (s *sqliteStore) insertTicks(ctx context.Context, tx *sql.Tx, rows []tickRow) ([]bool, int, error) {
+	isNew := make([]bool, len(rows))
+	index := make(map[tickKey]int, len(rows))
+	for i := range rows {
+		index[rows[i].key()] = i
+	}
+	inserted, pos := 0, 0
+	args := make([]any, 0, 4*sqliteTicksPerStmt)
+	for _, size := range chunkSizes(len(rows), sqliteTicksPerStmt) {
+		st, err := s.stmt(ctx, tx, stmtShape{insertTicks, size})
+		if err != nil {
+			return nil, 0, err
+		}
+		args = args[:0]
+		for _, r := range rows[pos : pos+size] {
+			args = append(args, r.asset, r.price, r.sec, r.us)
+		}
+		pos += size
+		n, err := collectInserted(ctx, st, args, index, isNew)
+		if err != nil {
+			return nil, 0, err
+		}
+		inserted += n
+	}
+	return isNew, inserted, nil
+}
+
+func collectInserted(ctx context.Context, st *sql.Stmt, args []any, index map[tickKey]int, isNew []bool) (int, error) {
+	res, err := st.QueryContext(ctx, args...)
+	if err != nil {
+		return 0, err
+	}
+	defer res.Close()
+	n := 0
+	for res.Next() {
+		var k tickKey
+		if err := res.Scan(&k.asset, &k.us, &k.price); err != nil {
+			return 0, err
+		}
+		i, ok := index[k]
+		if !ok {
+			return 0, fmt.Errorf("inserted row %v matches no tick of the batch", k)
+		}
+		isNew[i] = true
+		n++
+	}
+	return n, res.Err()
+}
+
+func (s *sqliteStore) upsertDeltas(ctx context.Context, tx *sql.Tx, deltas []candleDelta) error {
+	pos := 0
+	args := make([]any, 0, 9*sqliteCandlesPerStmt)
+	for _, size := range chunkSizes(len(deltas), sqliteCandlesPerStmt) {
+		st, err := s.stmt(ctx, tx, stmtShape{upsertDeltas, size})
+		if err != nil {
+			return err
+		}
+		args = args[:0]
+		for _, d := range deltas[pos : pos+size] {
+			args = append(args, d.asset, d.start, d.open, d.high, d.low, d.close, d.volume, d.openUs, d.closeUs)
+		}
+		pos += size
+		if _, err := st.ExecContext(ctx, args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *sqliteStore) insertDead(ctx context.Context, tx *sql.Tx, dead []deadRow) (int, error) {
+	pos, inserted := 0, 0
+	args := make([]any, 0, 5*sqliteDeadPerStmt)
+	for _, size := range chunkSizes(len(dead), sqliteDeadPerStmt) {
+		st, err := s.stmt(ctx, tx, stmtShape{insertDead, size})
+		if err != nil {
+			return 0, err
+		}
+		args = args[:0]
+		for _, d := range dead[pos : pos+size] {
+			args = append(args, d.asset, d.payload, d.reason, d.sha, d.at.Format(time.RFC3339Nano))
+		}
+		pos += size
+		res, err := st.ExecContext(ctx, args...)
+		if err != nil {
+			return 0, err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return 0, err
+		}
+		inserted += int(n)
+	}
+	return inserted, nil
+}
+
+func (s *sqliteStore) WriteCandles(ctx context.Context, asset string, candles []model.Candle) error {
+	rows, err := prepareCandles(asset, candles)
+	if err != nil {
+		return err
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: write candles: begin: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	pos := 0
+	args := make([]any, 0, 9*sqliteCandlesPerStmt)
+	for _, size := range chunkSizes(len(rows), sqliteCandlesPerStmt) {
+		st, err := s.stmt(ctx, tx, stmtShape{replaceCandles, size})
+		if err != nil {
+			return fmt.Errorf("store: write candles: %w", err)
+		}
+		args = args[:0]
+		for _, r := range rows[pos : pos+size] {
+			// History has no tick times: open and close count as at the minute's start, so
+			// live ticks later keep the open and move the close.
+			us := r.start * 1e6
+			args = append(args, asset, r.start, r.open, r.high, r.low, r.close, r.volume, us, us)
+		}
+		pos += size
+		if _, err := st.ExecContext(ctx, args...); err != nil {
+			return fmt.Errorf("store: write candles of %s: %w", asset, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: write candles: commit: %w", err)
+	}
+	return nil
+}
+
+func (s *sqliteStore) Candles(ctx context.Context, asset string, tf model.Timeframe, limit int) ([]model.Candle, error) {
+	return readCandles(ctx, s, asset, tf, limit)
+}
+
+func (s *sqliteStore) latestMinuteBefore(ctx context.Context, asset string, before int64) (int64, bool, error) {
+	// One MAX per spelling: each is a single index probe, where an IN list would scan.
+	var latest sql.NullInt64
+	err := s.db.QueryRowContext(ctx, `SELECT MAX(t) FROM (
+		SELECT MAX("timestamp") AS t FROM candles WHERE pair = ?1 AND timeframe = '1m' AND "timestamp" < ?2
+		UNION ALL
+		SELECT MAX("timestamp") FROM candles WHERE pair = ?1 AND timeframe = '1M' AND "timestamp" < ?2)`,
+		asset, before).Scan(&latest)
+	if err != nil {
+		return 0, false, fmt.Errorf("newest minute: %w", err)
+	}
+	return latest.Int64, latest.Valid, nil
+}
+
+func (s *sqliteStore) minuteRows(ctx context.Context, asset string, from, to int64) ([]minuteRow, error) {
+	rows, err := s.db.QueryContext(ctx, minuteRowsQuery("?", "?", "?", ""), asset, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("minute rows: %w", err)
+	}
+	defer rows.Close()
+	var out []minuteRow
+	for rows.Next() {
+		var r minuteRow
+		if err := rows.Scan(&r.start, &r.open, &r.high, &r.low, &r.close, &r.volume, &r.openUs, &r.closeUs); err != nil {
+			return nil, fmt.Errorf("minute rows: %w", err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("minute rows: %w", err)
+	}
+	return out, nil
+}
+
+// minuteRowsQuery selects 1-minute rows; cast is appended to each price (PostgreSQL reads
+// numeric as float8). Rows without prices (none of ours) are skipped.
+func minuteRowsQuery(pair, from, to, cast string) string {
+	return `SELECT "timestamp", open_price` + cast + `, high_price` + cast + `, low_price` + cast +
+		`, close_price` + cast + `, COALESCE(volume, 0),
+		COALESCE(open_us, "timestamp" * 1000000), COALESCE(close_us, "timestamp" * 1000000)
+	FROM candles
+	WHERE pair = ` + pair + ` AND timeframe IN ('1m', '1M') AND "timestamp" >= ` + from + ` AND "timestamp" < ` + to + `
+		AND open_price IS NOT NULL AND high_price IS NOT NULL AND low_price IS NOT NULL AND close_price IS NOT NULL`
+}
+
+func (s *sqliteStore) CountTicks(ctx context.Context, asset string) (int64, error) {
+	return s.count(ctx, "historical_ticks", asset)
+}
+
+func (s *sqliteStore) CountDeadLetters(ctx context.Context, asset string) (int64, error) {
+	return s.count(ctx, "dead_letters", asset)
+}
+
+func (s *sqliteStore) count(ctx context.Context, table, asset string) (int64, error) {
+	q := `SELECT COUNT(*) FROM ` + table
+	var args []any
+	if asset != "" {
+		q += ` WHERE pair = ?`
+		args = append(args, asset)
+	}
+	var n int64
+	if err := s.db.QueryRowContext(ctx, q, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("store: count %s: %w", table, err)
+	}
+	return n, nil
+}
