@@ -333,3 +333,25 @@ func TestDemoRunsWithoutAnyServer(t *testing.T) {
 		t.Fatalf("nothing fed or flushed in 6 s:\n%s", lines)
 	}
 }
+
+// --demo --redis URL runs the same pipeline against a real server.
+func TestDemoAgainstARealServer(t *testing.T) {
+	srv := redistest.Real(t)
+	cache := t.TempDir()
+	cmd, out, errOut := startCmd(t, []string{"XDG_CACHE_HOME=" + cache},
+		"--demo", "--no-ui", "--redis", "redis://"+srv.Addr, "--assets", "3", "--rate", "50",
+		"--flush-interval", "500ms", "--duration", "4s")
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("demo: %v\n%s\n%s", err, out.String(), errOut.String())
+	}
+	if strings.Contains(errOut.String(), "embedded") {
+		t.Fatal("the demo embedded a server although one was given")
+	}
+	c, _ := redisdata.NewClient(redisdata.Options{Addr: srv.Addr})
+	defer c.Close()
+	ctx := context.Background()
+	st, ok, err := redisdata.ReadFlusherStatus(ctx, c, redisdata.DefaultFlusherStatusKey)
+	if err != nil || !ok || st.Flushed == 0 || st.State != "stopped" || st.Flushed != st.Produced || st.LostToTrim != 0 {
+		t.Fatalf("flusher status on the real server: %+v %v %v", st, ok, err)
+	}
+}

@@ -207,6 +207,7 @@ func runFlush(ctx context.Context, cfg Config, out, errOut io.Writer) error {
 type demoPipeline struct {
 	Embedded *redisdata.Embedded // nil against a given server
 	Redis    redisdata.Options   // where the pipeline runs, for the monitor
+	Assets   []string            // the simulated assets (nil for replays: discovered)
 	Store    store.Store
 	Feeder   *simulator.Feeder
 	Flusher  *flusher.Flusher
@@ -252,6 +253,12 @@ func startDemo(ctx context.Context, cfg Config, log func(string)) (*demoPipeline
 	if err != nil {
 		return nil, err
 	}
+	// --assets may be a count here: from now on the names are what matter.
+	cfg.Assets = nil
+	for _, a := range assets {
+		cfg.Assets = append(cfg.Assets, a.Name)
+	}
+	p.Assets = cfg.Assets
 	cache := redisdata.NewCandleCache(writer, redisdata.CacheOptions{Key: cfg.CacheKey})
 	producer := redisdata.NewProducer(writer, redisdata.ProducerOptions{
 		TickKey: cfg.TickKey, Channel: cfg.Channel, Version: cfg.Feed.Producer, Cache: cache,
@@ -343,7 +350,7 @@ func runDemo(ctx context.Context, cfg Config, out, errOut io.Writer) error {
 		log("stopped: " + p.statusLine())
 	}()
 	mon := cfg
-	mon.Redis = p.Redis
+	mon.Redis, mon.Assets = p.Redis, p.Assets
 	if mon.PollInterval < 2*time.Second && cfg.NoUI {
 		mon.PollInterval = 2 * time.Second // a line every two seconds is plenty to read
 	}
