@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -354,4 +355,139 @@ func TestDemoAgainstARealServer(t *testing.T) {
 	if err != nil || !ok || st.Flushed == 0 || st.State != "stopped" || st.Flushed != st.Produced || st.LostToTrim != 0 {
 		t.Fatalf("flusher status on the real server: %+v %v %v", st, ok, err)
 	}
+}
+
+// tmuxSession runs the binary in a real terminal (tmux) of w x h.
+type tmuxSession struct {
+	t    *testing.T
+	name string
+}
+
+func newTmux(t *testing.T, w, h int, command string) *tmuxSession {
+	t.Helper()
+	if _, err := exec.LookPath("tmux"); err != nil {
+		if redistest.RequireReal() {
+			t.Fatal("QUFLX_REQUIRE_REAL=1 but tmux is not installed")
+		}
+		t.Skip("tmux not installed")
+	}
+	s := &tmuxSession{t: t, name: fmt.Sprintf("quflx-test-%d", time.Now().UnixNano())}
+	out, err := exec.Command("tmux", "new-session", "-d", "-s", s.name, "-x", strconv.Itoa(w), "-y", strconv.Itoa(h),
+		command).CombinedOutput()
+	if err != nil {
+		t.Fatalf("tmux: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("tmux", "kill-session", "-t", s.name).Run() })
+	return s
+}
+
+func (s *tmuxSession) run(args ...string) string {
+	out, err := exec.Command("tmux", args...).CombinedOutput()
+	if err != nil {
+		s.t.Fatalf("tmux %v: %v\n%s", args, err, out)
+	}
+	return string(out)
+}
+
+func (s *tmuxSession) capture() string { return s.run("capture-pane", "-p", "-t", s.name) }
+
+func (s *tmuxSession) waitFor(what string, limit time.Duration, ok func(screen string) bool) string {
+	s.t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		screen := s.capture()
+		if ok(screen) {
+			return screen
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("no %s within %v; screen:\n%s", what, limit, screen)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// lineWith returns the first screen line containing s.
+func lineWith(screen, s string) string {
+	for _, l := range strings.Split(screen, "\n") {
+		if strings.Contains(l, s) {
+			return l
+		}
+	}
+	return ""
+}
+
+// The end-to-end test of the dashboard issue, in a real terminal.
+func TestDashboardInARealTerminal(t *testing.T) {
+	dir := t.TempDir()
+	rc := filepath.Join(dir, "rc")
+	cmd := fmt.Sprintf("XDG_CACHE_HOME=%s %s --demo --rate 20; echo EXIT:$? > %s; sleep 30", dir, binary, rc)
+	s := newTmux(t, 120, 40, cmd)
+
+	panels := []string{"Watchlist", "Redis", "Cache", "Flusher", "Latency", "Events", "EURUSD_otc", "DEMO", "live"}
+	first := s.waitFor("every panel", 15*time.Second, func(screen string) bool {
+		for _, p := range panels {
+			if !strings.Contains(screen, p) {
+				return false
+			}
+		}
+		return strings.Contains(screen, "cache hit") || strings.Contains(screen, "store ")
+	})
+	// Prices move: some watchlist row differs two seconds later.
+	time.Sleep(2 * time.Second)
+	second := s.capture()
+	changed := false
+	for _, asset := range []string{"EURUSD_otc", "USDJPY_otc", "GBPUSD_otc", "AUDCAD_otc"} {
+		a, b := lineWith(first, asset), lineWith(second, asset)
+		if a != "" && b != "" && a[:min(len(a), 60)] != b[:min(len(b), 60)] {
+			changed = true
+		}
+	}
+	if !changed {
+		t.Fatalf("no price changed in 2 s:\n%s\n---\n%s", first, second)
+	}
+
+	s.run("send-keys", "-t", s.name, "?")
+	s.waitFor("the help", 3*time.Second, func(screen string) bool {
+		return strings.Contains(screen, "previous panel") && strings.Contains(screen, "freeze display")
+	})
+	s.run("send-keys", "-t", s.name, "Escape")
+	s.waitFor("the help closed", 3*time.Second, func(screen string) bool { return strings.Contains(screen, "Flusher") })
+
+	s.run("resize-window", "-t", s.name, "-x", "80", "-y", "24")
+	compact := s.waitFor("the compact layout", 3*time.Second, func(screen string) bool {
+		lines := strings.Split(strings.TrimRight(screen, "\n"), "\n")
+		return len(lines) <= 24 && strings.Contains(screen, "Watchlist") && strings.Contains(screen, "1m 5m 15m") &&
+			strings.Contains(screen, "live") && !strings.Contains(screen, "─ Redis ─")
+	})
+	for i, l := range strings.Split(compact, "\n") {
+		if w := len([]rune(l)); w > 80 {
+			t.Fatalf("compact line %d is %d wide", i, w)
+		}
+	}
+
+	s.run("send-keys", "-t", s.name, "q")
+	quit := time.Now()
+	for {
+		b, err := os.ReadFile(rc)
+		if err == nil && len(b) > 0 {
+			if got := strings.TrimSpace(string(b)); got != "EXIT:0" {
+				t.Fatalf("exit status %s", got)
+			}
+			break
+		}
+		if time.Since(quit) > 3*time.Second {
+			t.Fatalf("still running %v after q", time.Since(quit))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	took := time.Since(quit)
+	// The terminal is restored: main screen, no mouse reporting, cursor shown.
+	modes := strings.TrimSpace(s.run("display", "-p", "-t", s.name, "#{alternate_on} #{mouse_any_flag} #{cursor_flag}"))
+	if modes != "0 0 1" {
+		t.Fatalf("terminal not restored: alternate, mouse, cursor = %s", modes)
+	}
+	if took > time.Second {
+		t.Fatalf("quit took %v, want within a second", took)
+	}
+	t.Logf("quit in %v; after exit:\n%s", took.Round(time.Millisecond), s.capture())
 }

@@ -38,6 +38,11 @@ type Config struct {
 	PollInterval  time.Duration
 	DiscoverEvery time.Duration
 	NoUI          bool
+	FPS           int           // dashboard repaints per second at most
+	ASCII         bool          // no Unicode box and braille glyphs
+	Stale         time.Duration // a feed silent this long is shown stale
+	FillCache     bool          // live: fill the candle cache from --store on a miss (a write)
+	LogFile       string        // where log lines go while the dashboard owns the terminal
 
 	Demo  bool        // run the whole pipeline in-process (embedded Redis without --redis)
 	Feed  FeedConfig  // feed and demo
@@ -104,6 +109,10 @@ type flagValues struct {
 	count                              int64
 	backfill, duration, flushEvery     time.Duration
 	highWater                          int
+	fps                                int
+	ascii, fillCache                   bool
+	stale                              time.Duration
+	logFile                            string
 }
 
 // Flags by command. Connection, key and general flags are everyone's.
@@ -115,7 +124,8 @@ var (
 	runFlags   = []string{"duration", "json"}
 	// The dashboard takes the pipeline's flags with --demo.
 	commandFlags = map[string][]string{
-		"":      concat(commonFlags, []string{"poll", "discover", "no-ui", "demo", "duration"}, feedFlags, flushFlags),
+		"": concat(commonFlags, []string{"poll", "discover", "no-ui", "demo", "duration", "fps", "ascii", "stale",
+			"fill-cache", "log"}, feedFlags, flushFlags),
 		"feed":  concat(commonFlags, feedFlags, runFlags),
 		"flush": concat(commonFlags, flushFlags, runFlags),
 	}
@@ -170,6 +180,11 @@ func newFlagSet(v *flagValues) *flag.FlagSet {
 	fs.IntVar(&v.highWater, "high-water", 500, "")
 	fs.DurationVar(&v.duration, "duration", 0, "")
 	fs.BoolVar(&v.json, "json", false, "")
+	fs.IntVar(&v.fps, "fps", 15, "")
+	fs.BoolVar(&v.ascii, "ascii", false, "")
+	fs.DurationVar(&v.stale, "stale", 10*time.Second, "")
+	fs.BoolVar(&v.fillCache, "fill-cache", false, "")
+	fs.StringVar(&v.logFile, "log", "", "")
 	return fs
 }
 
@@ -253,6 +268,16 @@ func Parse(args []string, env Env) (Config, error) {
 	}
 	cfg.PollInterval, cfg.DiscoverEvery, cfg.NoUI = v.poll, v.discover, v.noUI
 	cfg.Demo, cfg.Duration, cfg.JSON = v.demo, v.duration, v.json
+	if v.fps < 1 || v.fps > 60 {
+		return cfg, usageErr("--fps %d: want 1 to 60", v.fps)
+	}
+	if v.stale <= 0 {
+		return cfg, usageErr("--stale %v: must be above 0", v.stale)
+	}
+	if v.fillCache && (v.demo || v.store == "") {
+		return cfg, usageErr("--fill-cache fills a live server's cache from --store; it needs --store and no --demo")
+	}
+	cfg.FPS, cfg.ASCII, cfg.Stale, cfg.FillCache, cfg.LogFile = v.fps, v.ascii, v.stale, v.fillCache, v.logFile
 	if v.duration < 0 {
 		return cfg, usageErr("--duration %v: must not be negative", v.duration)
 	}
@@ -277,7 +302,8 @@ func checkFlagsOfCommand(fs *flag.FlagSet, command string, demo bool) error {
 			err = usageErr("--%s is not a flag of %q", f.Name, strings.TrimSpace("quflx-tui "+command))
 			return
 		}
-		if command == "" && !demo && (slices.Contains(feedFlags, f.Name) || slices.Contains(flushFlags, f.Name)) {
+		// Without --demo the dashboard may read history from a store, nothing else.
+		if command == "" && !demo && f.Name != "store" && (slices.Contains(feedFlags, f.Name) || slices.Contains(flushFlags, f.Name)) {
 			err = usageErr("--%s needs --demo (or the feed/flush command)", f.Name)
 		}
 	})

@@ -52,11 +52,12 @@ SYNOPSIS
     quflx-tui flush [connection] [keys] [flush options]
 
 DESCRIPTION
-    quflx-tui watches a QuFLX Redis: it subscribes to the asset channels,
-    decodes every tick (counting and showing the bad ones), and polls the tick
-    buffers, the candle cache and INFO in one pipelined round trip per poll.
-    Against a live server it only reads: every command goes through a
-    read-only allowlist.
+    quflx-tui watches a QuFLX Redis in a full-screen dashboard: live prices,
+    candlesticks, buffers, the candle cache, the server and the batch flusher.
+    It subscribes to the asset channels, decodes every tick (counting and
+    showing the bad ones), and polls the tick buffers, the candle cache and
+    INFO in one pipelined round trip per poll. Against a live server it only
+    reads: every command goes through a read-only allowlist.
 
     Keys are discovered with SCAN (never KEYS) and channels with PSUBSCRIBE,
     unless --assets names them. A lost server is retried by itself; the state
@@ -107,6 +108,12 @@ OPTIONS
     --poll DURATION      how often buffers, caches and INFO are read
                          (default 1s)
     --discover DURATION  how often SCAN looks for new keys (default 15s)
+    --fps N              dashboard repaints per second at most (default 15)
+    --stale DURATION     show a feed silent this long as stale (default 10s)
+    --ascii              no Unicode box, block or braille glyphs
+    --store DSN          read chart history from this store on a cache miss
+    --fill-cache         then also fill the cache (a write; mode LIVE)
+    --log FILE           write log lines here while the dashboard runs
     --no-ui              print a summary line every poll instead of the
                          dashboard
     --duration DURATION  stop after this long (feed, flush, --demo)
@@ -140,6 +147,13 @@ FLUSH (flush, --demo)
     --high-water N       flush a buffer early once N ticks arrived since
                          its last flush (default 500; producers trim at
                          1000)
+
+KEYS IN THE DASHBOARD
+    tab, shift+tab  move focus        j/k, arrows   select, scroll
+    enter           chart the asset   1-5           1m 5m 15m 1h 4h
+    /               filter            s             sort
+    p               freeze display    ?             all keys
+    q, ctrl+c       quit
 
 ENVIRONMENT
     REDIS_URL, REDIS_HOST, REDIS_PORT, REDIS_DB, REDIS_PASSWORD, REDIS_USERNAME

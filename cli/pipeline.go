@@ -15,6 +15,7 @@ import (
 	"github.com/quflx/quflx-tui/redisdata"
 	"github.com/quflx/quflx-tui/simulator"
 	"github.com/quflx/quflx-tui/store"
+	"github.com/quflx/quflx-tui/ui"
 )
 
 // defaultDemoAssets is how many instruments the demo and the feed trade unless told.
@@ -212,6 +213,7 @@ type demoPipeline struct {
 	Feeder   *simulator.Feeder
 	Flusher  *flusher.Flusher
 	History  *redisdata.History
+	Cache    *redisdata.CandleCache // the history's cache
 
 	writer      *redisdata.Client
 	stopFeed    context.CancelFunc
@@ -274,7 +276,7 @@ func startDemo(ctx context.Context, cfg Config, log func(string)) (*demoPipeline
 		}
 		producer.Seed(a.Name, history)
 	}
-	p.History = redisdata.NewHistory(cache, p.Store, true)
+	p.History, p.Cache = redisdata.NewHistory(cache, p.Store, true), cache
 
 	// Separate contexts: at stop the feed ends first, then the flusher's last flush
 	// takes everything the feed wrote.
@@ -306,7 +308,16 @@ func seedHistory(ctx context.Context, st store.Store, a simulator.Asset, now tim
 		return nil, fmt.Errorf("history of %s: %w", a.Name, err)
 	}
 	if len(have) > 0 {
-		return have, nil
+		// A store from an earlier run: fill the time since, so the chart has no hole.
+		gap := now.Truncate(time.Minute).Sub(time.Unix(have[len(have)-1].Start, 0)) - time.Minute
+		if gap < time.Minute {
+			return have, nil
+		}
+		fill := simulator.Backfill(a, now, min(gap, span), int(fc.Rate*60), fc.Seed)
+		if err := st.WriteCandles(ctx, a.Name, fill); err != nil {
+			return nil, fmt.Errorf("backfill %s: %w", a.Name, err)
+		}
+		return append(have, fill...), nil
 	}
 	candles := simulator.Backfill(a, now, span, int(fc.Rate*60), fc.Seed)
 	if err := st.WriteCandles(ctx, a.Name, candles); err != nil {
@@ -338,23 +349,50 @@ func (p *demoPipeline) close() {
 	}
 }
 
-// runDemo is `quflx-tui --demo`: the pipeline in-process, watched by the monitor.
+// runDemo is `quflx-tui --demo`: the pipeline in-process, watched by the dashboard (or,
+// with --no-ui, by the plain monitor).
 func runDemo(ctx context.Context, cfg Config, out, errOut io.Writer) error {
-	log := func(line string) { fmt.Fprintf(errOut, "%s demo: %s\n", time.Now().Format("15:04:05"), line) }
+	sink, closeLog, err := logSink(cfg, errOut)
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+	var startup []string
+	log := func(line string) {
+		line = time.Now().Format("15:04:05") + " demo: " + line
+		sink(line)
+		if !cfg.NoUI && len(startup) < 10 {
+			startup = append(startup, line) // shown again once the screen is restored
+		}
+	}
 	p, err := startDemo(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer func() {
 		p.Stop()
-		log("stopped: " + p.statusLine())
+		for _, line := range startup {
+			fmt.Fprintln(errOut, line)
+		}
+		fmt.Fprintln(errOut, time.Now().Format("15:04:05")+" demo: stopped: "+p.statusLine())
 	}()
-	mon := cfg
-	mon.Redis, mon.Assets = p.Redis, p.Assets
-	if mon.PollInterval < 2*time.Second && cfg.NoUI {
-		mon.PollInterval = 2 * time.Second // a line every two seconds is plenty to read
+	if cfg.NoUI {
+		mon := cfg
+		mon.Redis, mon.Assets = p.Redis, p.Assets
+		if mon.PollInterval < 2*time.Second {
+			mon.PollInterval = 2 * time.Second // a line every two seconds is plenty to read
+		}
+		return runMonitor(ctx, mon, out, p.statusLine)
 	}
-	return runMonitor(ctx, mon, out, p.statusLine)
+	ctx, cancel := withDuration(ctx, cfg.Duration)
+	defer cancel()
+	return runDashboard(ctx, cfg, dashboardSource{
+		redis:   p.Redis,
+		info:    ui.Info{Endpoint: p.Redis.Endpoint(), Embedded: p.Embedded != nil, Mode: ui.ModeDemo, Store: p.Store.Describe(), Version: Version()},
+		assets:  p.Assets,
+		history: p.History,
+		cache:   p.Cache,
+	}, errOut)
 }
 
 // statusLine summarises the feed and the flusher.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/quflx/quflx-tui/redisdata"
+	"github.com/quflx/quflx-tui/ui"
 )
 
 // ConnectError is a server that cannot be reached when a mode starts: exit status 2.
@@ -53,8 +54,10 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		err = runFlush(ctx, cfg, stdout, stderr)
 	case cfg.Demo:
 		err = runDemo(ctx, cfg, stdout, stderr)
-	default:
+	case cfg.NoUI:
 		err = runMonitor(ctx, cfg, stdout, nil)
+	default:
+		err = runLive(ctx, cfg, stderr)
 	}
 	return exitStatus(err, stderr)
 }
@@ -86,4 +89,36 @@ func connect(ctx context.Context, opts redisdata.Options) (*redisdata.Client, er
 		return nil, &ConnectError{Endpoint: opts.Endpoint(), Err: err}
 	}
 	return c, nil
+}
+
+// runLive is the dashboard against the configured server: read-only unless --fill-cache.
+func runLive(ctx context.Context, cfg Config, errOut io.Writer) error {
+	src := dashboardSource{
+		redis:  cfg.Redis,
+		info:   ui.Info{Endpoint: cfg.Redis.Endpoint(), Mode: ui.ModeReadOnly, Version: Version()},
+		assets: cfg.Assets,
+	}
+	if cfg.Flush.Store != "" {
+		st, err := openStore(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		src.store = st
+	}
+	if cfg.FillCache {
+		src.info.Mode = ui.ModeLive
+		// Filling the cache is the one write, and the user asked for it: its client may
+		// write; the rest of the dashboard stays read-only.
+		writer, err := connect(ctx, writerOptions(cfg.Redis))
+		if err != nil {
+			return err
+		}
+		defer writer.Close()
+		src.cache = redisdata.NewCandleCache(writer, redisdata.CacheOptions{Key: cfg.CacheKey})
+		src.history = redisdata.NewHistory(src.cache, src.store, true)
+	}
+	ctx, cancel := withDuration(ctx, cfg.Duration)
+	defer cancel()
+	return runDashboard(ctx, cfg, src, errOut)
 }

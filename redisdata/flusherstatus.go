@@ -55,15 +55,25 @@ func PublishFlusherStatus(ctx context.Context, c *Client, key string, st Flusher
 // ReadFlusherStatus reads the status; ok is false when no flusher has published one (or
 // its heartbeat expired).
 func ReadFlusherStatus(ctx context.Context, c *Client, key string) (st FlusherStatus, ok bool, err error) {
-	b, err := c.Get(ctx, key).Bytes()
+	s, err := parseFlusherStatus(c.Get(ctx, key))
+	if err != nil || s == nil {
+		return st, false, err
+	}
+	return *s, true, nil
+}
+
+// parseFlusherStatus reads a GET of the status key: nil without error when it is missing.
+func parseFlusherStatus(cmd *redis.StringCmd) (*FlusherStatus, error) {
+	b, err := cmd.Bytes()
 	if errors.Is(err, redis.Nil) {
-		return st, false, nil
+		return nil, nil
 	}
 	if err != nil {
-		return st, false, fmt.Errorf("read flusher status %s: %w", key, err)
+		return nil, fmt.Errorf("read flusher status: %w", err)
 	}
+	var st FlusherStatus
 	if err := json.Unmarshal(b, &st); err != nil {
-		return st, false, fmt.Errorf("flusher status %s: %w", key, err)
+		return nil, fmt.Errorf("flusher status is not JSON: %w", err)
 	}
-	return st, true, nil
+	return &st, nil
 }

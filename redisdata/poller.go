@@ -29,6 +29,8 @@ type PollerOptions struct {
 	// MaxCacheBytes: cache values larger than this are not read to count candles
 	// (default 1 MiB; a full 200-candle QuFLX cache is about 25 KB).
 	MaxCacheBytes int64
+	// FlusherStatusKey, when set, is read in the same pipeline (see FlusherStatus).
+	FlusherStatusKey string
 }
 
 // BufferStat is one tick buffer as polled.
@@ -73,6 +75,10 @@ type Snapshot struct {
 	Window     ServerWindow
 	Buffers    []BufferStat
 	Caches     []CacheKeyStat
+	// Flusher is the batch flusher's published status; nil when none is published (or
+	// its heartbeat key expired), or FlusherStatusKey is not set.
+	Flusher    *FlusherStatus
+	FlusherErr error // the status key held something unreadable
 	// Discovery
 	DiscoveredAt time.Time
 	DiscoverErr  error
@@ -274,6 +280,10 @@ func (p *Poller) Poll(ctx context.Context) (*Snapshot, error) {
 			infos = append(infos, pipe.Info(ctx, sec))
 		}
 	}
+	var status *redis.StringCmd
+	if p.opts.FlusherStatusKey != "" {
+		status = pipe.Get(ctx, p.opts.FlusherStatusKey)
+	}
 	start := time.Now()
 	_, err := pipe.Exec(ctx)
 	snap.RoundTrip = time.Since(start)
@@ -288,6 +298,9 @@ func (p *Poller) Poll(ctx context.Context) (*Snapshot, error) {
 		snap.Buffers[i] = BufferStat{Asset: b.asset, Key: b.key, Len: n, Err: err}
 	}
 	p.readInfo(snap, sections, infos)
+	if status != nil {
+		snap.Flusher, snap.FlusherErr = parseFlusherStatus(status)
+	}
 	recount := p.readCaches(snap, pttls, strlens)
 	if len(recount) > 0 {
 		snap.RoundTrips++
