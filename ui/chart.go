@@ -131,12 +131,11 @@ func (c *chart) plot(t *Theme, w, h int) []string {
 		price := hi - float64(y)/float64(plotH-1)*(hi-lo)
 		switch {
 		case y == lastRow:
-			up := c.last.Price >= visible[len(visible)-1].Open
-			style := t.Bull
-			if !up {
-				style = t.Bear
+			style := t.BullTag
+			if c.last.Price < visible[len(visible)-1].Open {
+				style = t.BearTag
 			}
-			sb.WriteString(" " + style.Reverse(true).Render(fmtPrice(c.last.Price, c.decimals)))
+			sb.WriteString(" " + style.Render(fmtPrice(c.last.Price, c.decimals)))
 		case y%labelEvery == 0 && abs(y-lastRow) > 1:
 			sb.WriteString(" " + t.Muted.Render(fmtPrice(price, c.decimals)))
 		}

@@ -64,6 +64,7 @@ type Theme struct {
 	NoColor bool // NO_COLOR or a colourless terminal: shapes alone must tell things apart
 
 	Title, Muted, Bold, Accent, Warn, Bad, Good, Bull, Bear lipgloss.Style
+	BullTag, BearTag                                        lipgloss.Style // the chart's last-price label
 	Selected, Badge, BadgeDemo, BadgeLive, BadgeRO, Frozen  lipgloss.Style
 	Box, BoxFocused                                         lipgloss.Style
 	HelpKey, HelpDesc                                       lipgloss.Style
