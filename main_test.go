@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 	_ "modernc.org/sqlite"
 
 	"github.com/quflx/quflx-tui/model"
@@ -490,4 +492,224 @@ func TestDashboardInARealTerminal(t *testing.T) {
 		t.Fatalf("quit took %v, want within a second", took)
 	}
 	t.Logf("quit in %v; after exit:\n%s", took.Round(time.Millisecond), s.capture())
+}
+
+// seedQuFLX fills a server as a QuFLX deployment of n assets would look: buffers of 500
+// ticks and five cache keys of 200 candles per asset, and a flusher status.
+func seedQuFLX(t testing.TB, addr string, n int, fresh bool) {
+	c, err := redisdata.NewClient(redisdata.Options{Addr: addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	now := time.Now()
+	candles := make([]model.Candle, 200)
+	for i := range candles {
+		candles[i] = model.Candle{Start: now.Unix()/60*60 - int64(200-i)*60, Open: 1.08231, High: 1.08259, Low: 1.08211, Close: 1.08241, Volume: 31}
+	}
+	js := string(model.AppendCandlesJSON(nil, candles))
+	pipe := c.Pipeline()
+	for a := range n {
+		asset := fmt.Sprintf("ASSET%03d_otc", a)
+		vals := make([]any, 500)
+		for i := range vals {
+			vals[i] = string(redisdata.AppendPayload(nil, model.Tick{Asset: asset, Price: 1.08 + float64(i)/1e5,
+				UnixMicro: now.Add(-time.Duration(500-i) * time.Millisecond).UnixMicro()}))
+		}
+		pipe.RPush(ctx, "ticks:"+asset, vals...)
+		for _, tf := range []string{"1m", "5m", "15m", "1h", "4h"} {
+			pipe.SetEx(ctx, "historical:"+asset+":"+tf, js, time.Hour)
+		}
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if fresh {
+		st := redisdata.FlusherStatus{State: "idle", Store: "sqlite:quflx.db", Heartbeat: now, StartedAt: now}
+		if err := redisdata.PublishFlusherStatus(ctx, c, redisdata.DefaultFlusherStatusKey, st, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkStatusProcess runs `quflx-tui status --json` as a process against 100 assets
+// and 500 cache keys: wall time including process start.
+func BenchmarkStatusProcess(b *testing.B) {
+	srv := redistest.Real(b)
+	seedQuFLX(b, srv.Addr, 100, true)
+	var ms []float64
+	for b.Loop() {
+		start := time.Now()
+		cmd := exec.Command(binary, "status", "--json", "-h", "127.0.0.1", "-p", strconv.Itoa(srv.Port))
+		cmd.Env = cleanEnv()
+		out, err := cmd.Output()
+		if err != nil {
+			b.Fatalf("status: %v\n%s", err, out)
+		}
+		ms = append(ms, float64(time.Since(start).Microseconds())/1000)
+		if !strings.Contains(string(out), `"status":"healthy"`) || strings.Count(string(out), `"asset":`) < 100 {
+			b.Fatalf("unexpected report %.300s", out)
+		}
+	}
+	slices.Sort(ms)
+	b.ReportMetric(ms[len(ms)/2], "ms/status(p50)")
+	b.ReportMetric(ms[len(ms)-1], "ms/status(max)")
+}
+
+// status as a health check: one exit status for each state, against a real server.
+func TestStatusExitCodes(t *testing.T) {
+	srv := redistest.Real(t)
+	port := strconv.Itoa(srv.Port)
+	conn := []string{"-h", "127.0.0.1", "-p", port}
+	status := func(extra ...string) (map[string]any, int) {
+		t.Helper()
+		out, errOut, code := run(t, nil, append(append([]string{"status", "--json"}, conn...), extra...)...)
+		var report map[string]any
+		if err := json.Unmarshal([]byte(out), &report); err != nil {
+			t.Fatalf("status --json printed %q (stderr %q): %v", out, errOut, err)
+		}
+		return report, code
+	}
+	reasons := func(r map[string]any) string { return fmt.Sprint(r["health"].(map[string]any)["reasons"]) }
+
+	seedQuFLX(t, srv.Addr, 3, true)
+	r, code := status()
+	if code != 0 || r["health"].(map[string]any)["status"] != "healthy" {
+		t.Fatalf("healthy: exit %d, %s", code, reasons(r))
+	}
+	for _, key := range []string{"server", "buffers", "caches", "flusher", "health", "hit_rates"} {
+		if _, ok := r[key]; !ok {
+			t.Fatalf("report lacks %q", key)
+		}
+	}
+	b := r["buffers"].([]any)[0].(map[string]any)
+	for _, key := range []string{"asset", "key", "size", "capacity", "last_price", "last_timestamp"} {
+		if _, ok := b[key]; !ok {
+			t.Fatalf("buffer lacks %q: %v", key, b)
+		}
+	}
+	c := r["caches"].([]any)[0].(map[string]any)
+	for _, key := range []string{"key", "asset", "timeframe", "ttl_seconds", "candles", "state"} {
+		if _, ok := c[key]; !ok {
+			t.Fatalf("cache lacks %q: %v", key, c)
+		}
+	}
+	if c["candles"].(float64) != 200 || c["state"] != "fresh" {
+		t.Fatalf("cache %v", c)
+	}
+
+	// A buffer above 90% of its cap: degraded, and the threshold is a flag.
+	w, _ := redisdata.NewClient(redisdata.Options{Addr: srv.Addr})
+	defer w.Close()
+	ctx := context.Background()
+	for range 450 {
+		w.RPush(ctx, "ticks:ASSET000_otc", `{"price":1.1,"timestamp":`+strconv.FormatInt(time.Now().Unix(), 10)+`}`)
+	}
+	r, code = status()
+	if code != 1 || !strings.Contains(reasons(r), "ticks:ASSET000_otc at 95%") {
+		t.Fatalf("full buffer: exit %d, %s", code, reasons(r))
+	}
+	if _, code = status("--max-fill", "0.99"); code != 0 {
+		t.Fatalf("--max-fill 0.99: exit %d", code)
+	}
+	// A stale feed.
+	if r, code = status("--max-fill", "0.99", "--stale", "1ms"); code != 1 || !strings.Contains(reasons(r), "stale") {
+		t.Fatalf("stale: exit %d, %s", code, reasons(r))
+	}
+	// An expired cache key.
+	w.Del(ctx, "historical:ASSET001_otc:5m")
+	if r, code = status("--max-fill", "0.99"); code != 1 || !strings.Contains(reasons(r), "ASSET001_otc 5m expired or missing") {
+		t.Fatalf("expired cache: exit %d, %s", code, reasons(r))
+	}
+	// A flusher without a heartbeat.
+	w.Del(ctx, redisdata.DefaultFlusherStatusKey)
+	r, code = status("--max-fill", "0.99")
+	if code != 1 || !strings.Contains(reasons(r), "no flusher heartbeat") || r["flusher"] != nil {
+		t.Fatalf("no flusher: exit %d, %s", code, reasons(r))
+	}
+
+	// The aligned text says the same.
+	out, _, code := run(t, nil, append([]string{"status", "--max-fill", "0.99"}, conn...)...)
+	if code != 1 || !strings.Contains(out, "DEGRADED") || !strings.Contains(out, "BUFFER") || !strings.Contains(out, "ticks:ASSET002_otc") {
+		t.Fatalf("text status: exit %d\n%s", code, out)
+	}
+
+	// Unreachable: 2, with the reason.
+	srv.Kill()
+	r, code = status()
+	if code != 2 || r["health"].(map[string]any)["status"] != "down" || !strings.Contains(reasons(r), "refused") {
+		t.Fatalf("down: exit %d, %v", code, r["health"])
+	}
+	// Misconfigured: 2.
+	if _, _, code = run(t, nil, "status", "--max-fill", "7"); code != 2 {
+		t.Fatalf("bad threshold: exit %d", code)
+	}
+}
+
+func TestStatusWatchRepeats(t *testing.T) {
+	srv := redistest.Real(t)
+	seedQuFLX(t, srv.Addr, 2, true)
+	cmd, out, _ := startCmd(t, nil, "status", "--json", "--watch", "200ms", "-h", "127.0.0.1", "-p", strconv.Itoa(srv.Port))
+	time.Sleep(time.Second)
+	_ = cmd.Process.Signal(syscall.SIGINT)
+	err := cmd.Wait()
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if err != nil || len(lines) < 3 {
+		t.Fatalf("--watch: %v, %d reports", err, len(lines))
+	}
+	for _, l := range lines {
+		var r map[string]any
+		if json.Unmarshal([]byte(l), &r) != nil || r["schema"].(float64) != 1 {
+			t.Fatalf("not a report: %q", l)
+		}
+	}
+}
+
+// The MCP server as a real subprocess over stdio, spoken to by the SDK's client.
+func TestMCPOverStdio(t *testing.T) {
+	srv := redistest.Real(t)
+	seedQuFLX(t, srv.Addr, 3, true)
+	ctx := context.Background()
+	connect := func(extra ...string) *sdk.ClientSession {
+		cmd := exec.Command(binary, append([]string{"mcp", "--redis", "redis://" + srv.Addr}, extra...)...)
+		cmd.Env = cleanEnv()
+		var stderr syncBuffer
+		cmd.Stderr = &stderr
+		client := sdk.NewClient(&sdk.Implementation{Name: "quflx-test", Version: "1"}, nil)
+		cs, err := client.Connect(ctx, &sdk.CommandTransport{Command: cmd}, nil)
+		if err != nil {
+			t.Fatalf("connect: %v\n%s", err, stderr.String())
+		}
+		t.Cleanup(func() { cs.Close() })
+		return cs
+	}
+	cs := connect()
+	tools, err := cs.ListTools(ctx, nil)
+	if err != nil || len(tools.Tools) != 9 {
+		t.Fatalf("tools: %v, %d", err, len(tools.Tools))
+	}
+	res, err := cs.CallTool(ctx, &sdk.CallToolParams{Name: "quflx_monitor_buffers", Arguments: map[string]any{}})
+	if err != nil || res.IsError {
+		t.Fatalf("monitor: %v %+v", err, res)
+	}
+	b, _ := json.Marshal(res.StructuredContent)
+	if !strings.Contains(string(b), `"count":3`) || !strings.Contains(string(b), `"capacity":1000`) {
+		t.Fatalf("monitor result %s", b)
+	}
+	if res, err := cs.CallTool(ctx, &sdk.CallToolParams{Name: "redis_set", Arguments: map[string]any{"key": "k", "value": "v"}}); err == nil && !res.IsError {
+		t.Fatal("redis_set served without --allow-writes")
+	}
+	rw := connect("--allow-writes")
+	res, err = rw.CallTool(ctx, &sdk.CallToolParams{Name: "redis_set", Arguments: map[string]any{"key": "k", "value": "v", "ttl": 30}})
+	if err != nil || res.IsError {
+		t.Fatalf("redis_set with --allow-writes: %v %+v", err, res)
+	}
+	res, err = cs.CallTool(ctx, &sdk.CallToolParams{Name: "redis_get", Arguments: map[string]any{"key": "k"}})
+	if err != nil || res.IsError {
+		t.Fatalf("redis_get: %v", err)
+	}
+	if b, _ := json.Marshal(res.StructuredContent); !strings.Contains(string(b), `"value":"v"`) {
+		t.Fatalf("redis_get %s", b)
+	}
 }

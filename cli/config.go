@@ -48,6 +48,10 @@ type Config struct {
 	Feed  FeedConfig  // feed and demo
 	Flush FlushConfig // flush and demo
 
+	Status StatusConfig // status
+
+	AllowWrites bool // mcp: offer the write tools
+
 	Duration time.Duration // feed and flush: stop after this long (0: until signalled)
 	JSON     bool          // feed and flush: closing summary as one JSON object
 
@@ -68,6 +72,12 @@ type FeedConfig struct {
 	KeepTime bool
 	Count    int64         // stop after this many ticks
 	Backfill time.Duration // synthetic candle history written at start
+}
+
+// StatusConfig configures `quflx-tui status`.
+type StatusConfig struct {
+	Watch      time.Duration // repeat every Watch (0: once)
+	Thresholds redisdata.Thresholds
 }
 
 // FlushConfig configures the batch flusher.
@@ -113,6 +123,11 @@ type flagValues struct {
 	ascii, fillCache                   bool
 	stale                              time.Duration
 	logFile                            string
+	watch, maxHeartbeat                time.Duration
+	maxFill                            float64
+	noFlusher                          bool
+	capacity                           int
+	allowWrites                        bool
 }
 
 // Flags by command. Connection, key and general flags are everyone's.
@@ -128,6 +143,9 @@ var (
 			"fill-cache", "log"}, feedFlags, flushFlags),
 		"feed":  concat(commonFlags, feedFlags, runFlags),
 		"flush": concat(commonFlags, flushFlags, runFlags),
+		"status": concat(commonFlags, []string{"json", "watch", "stale", "max-fill", "max-heartbeat", "no-flusher",
+			"capacity", "discover"}),
+		"mcp": concat(commonFlags, []string{"allow-writes"}),
 	}
 )
 
@@ -185,11 +203,17 @@ func newFlagSet(v *flagValues) *flag.FlagSet {
 	fs.DurationVar(&v.stale, "stale", 10*time.Second, "")
 	fs.BoolVar(&v.fillCache, "fill-cache", false, "")
 	fs.StringVar(&v.logFile, "log", "", "")
+	fs.DurationVar(&v.watch, "watch", 0, "")
+	fs.Float64Var(&v.maxFill, "max-fill", 0.9, "")
+	fs.DurationVar(&v.maxHeartbeat, "max-heartbeat", 10*time.Second, "")
+	fs.BoolVar(&v.noFlusher, "no-flusher", false, "")
+	fs.IntVar(&v.capacity, "capacity", 1000, "")
+	fs.BoolVar(&v.allowWrites, "allow-writes", false, "")
 	return fs
 }
 
 // commands lists the subcommands.
-var commands = map[string]bool{"feed": true, "flush": true}
+var commands = map[string]bool{"feed": true, "flush": true, "status": true, "mcp": true}
 
 // Parse resolves a Config from the arguments (without the program name) and env.
 func Parse(args []string, env Env) (Config, error) {
@@ -278,6 +302,10 @@ func Parse(args []string, env Env) (Config, error) {
 		return cfg, usageErr("--fill-cache fills a live server's cache from --store; it needs --store and no --demo")
 	}
 	cfg.FPS, cfg.ASCII, cfg.Stale, cfg.FillCache, cfg.LogFile = v.fps, v.ascii, v.stale, v.fillCache, v.logFile
+	if err := parseStatus(&cfg.Status, &v, fs); err != nil {
+		return cfg, err
+	}
+	cfg.AllowWrites = v.allowWrites
 	if v.duration < 0 {
 		return cfg, usageErr("--duration %v: must not be negative", v.duration)
 	}
@@ -514,5 +542,28 @@ func applyTLS(o *redisdata.Options, v *flagValues) error {
 	if v.insecure {
 		o.TLS.InsecureSkipVerify = true
 	}
+	return nil
+}
+
+func parseStatus(sc *StatusConfig, v *flagValues, fs *flag.FlagSet) error {
+	if v.watch < 0 || (v.watch > 0 && v.watch < 100*time.Millisecond) {
+		return usageErr("--watch %v: want at least 100ms", v.watch)
+	}
+	if v.maxFill <= 0 || v.maxFill > 1 {
+		return usageErr("--max-fill %g: want a fraction above 0, at most 1", v.maxFill)
+	}
+	if v.capacity < 1 {
+		return usageErr("--capacity %d: must be above 0", v.capacity)
+	}
+	if v.maxHeartbeat <= 0 {
+		return usageErr("--max-heartbeat %v: must be above 0", v.maxHeartbeat)
+	}
+	stale := time.Minute // a health check waits longer than a screen before crying stale
+	if fs.Changed("stale") {
+		stale = v.stale
+	}
+	*sc = StatusConfig{Watch: v.watch, Thresholds: redisdata.Thresholds{
+		Capacity: v.capacity, MaxFill: v.maxFill, Stale: stale, MaxHeartbeat: v.maxHeartbeat, NoFlusher: v.noFlusher,
+	}}
 	return nil
 }

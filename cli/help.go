@@ -50,6 +50,8 @@ SYNOPSIS
     quflx-tui --demo [pipeline options]
     quflx-tui feed [connection] [keys] [feed options]
     quflx-tui flush [connection] [keys] [flush options]
+    quflx-tui status [connection] [keys] [status options]
+    quflx-tui mcp [connection] [keys] [--allow-writes]
 
 DESCRIPTION
     quflx-tui watches a QuFLX Redis in a full-screen dashboard: live prices,
@@ -72,6 +74,9 @@ COMMANDS
            Redis exactly as a QuFLX producer does
     flush  the batch flusher: moves buffered ticks into SQLite or PostgreSQL
            without losing or duplicating one; a last flush on SIGINT/SIGTERM
+    status one snapshot (server, buffers, caches, flusher, health) as text
+           or --json; the exit status makes it a health check
+    mcp    an MCP server on stdio with QuFLX's thirteen Redis tools
 
 CONNECTION
     --redis URL          redis://[user:password@]host[:port][/db],
@@ -148,6 +153,20 @@ FLUSH (flush, --demo)
                          its last flush (default 500; producers trim at
                          1000)
 
+STATUS (status)
+    --json               print the report as one JSON object (schema 1)
+    --watch DURATION     repeat every DURATION until interrupted
+    --stale DURATION     a feed silent longer is degraded (default 1m)
+    --max-fill F         a buffer fuller than F of its cap is degraded
+                         (default 0.9)
+    --capacity N         the producers' buffer cap (default 1000)
+    --max-heartbeat D    a flusher heartbeat older is degraded (default 10s)
+    --no-flusher         do not require a flusher
+
+MCP (mcp)
+    --allow-writes       also offer redis_set, redis_del, redis_lpush and
+                         redis_ltrim (otherwise the server is read-only)
+
 KEYS IN THE DASHBOARD
     tab, shift+tab  move focus        j/k, arrows   select, scroll
     enter           chart the asset   1-5           1m 5m 15m 1h 4h
@@ -161,9 +180,9 @@ ENVIRONMENT
     NO_COLOR             no colours in the output
 
 EXIT STATUS
-    0  stopped normally (q, Ctrl-C, SIGTERM)
-    1  failed while running
-    2  bad command line or configuration, or the server is unreachable at start
+    0  stopped normally (q, Ctrl-C, SIGTERM); status: healthy
+    1  failed while running; status: degraded
+    2  bad command line or configuration, or the server is unreachable
 
 EXAMPLES
     quflx-tui --demo                           everything in-process
@@ -173,4 +192,5 @@ EXAMPLES
     quflx-tui --redis rediss://monitor:pw@cache.internal:6380/1 --cacert ca.pem
     quflx-tui feed --replay EURUSD_otc_ticks.csv --speed 10 --loop
     quflx-tui flush --store postgres://quflx:pw@db.supabase.co/postgres
+    quflx-tui status --json --max-fill 0.8 || alert "QuFLX degraded"
 `

@@ -52,6 +52,10 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		err = runFeed(ctx, cfg, stdout, stderr)
 	case cfg.Command == "flush":
 		err = runFlush(ctx, cfg, stdout, stderr)
+	case cfg.Command == "status":
+		err = runStatus(ctx, cfg, stdout)
+	case cfg.Command == "mcp":
+		err = runMCP(ctx, cfg, stderr)
 	case cfg.Demo:
 		err = runDemo(ctx, cfg, stdout, stderr)
 	case cfg.NoUI:
@@ -65,6 +69,10 @@ func Main(args []string, stdout, stderr io.Writer) int {
 func exitStatus(err error, stderr io.Writer) int {
 	if err == nil {
 		return 0
+	}
+	var code exitCode
+	if errors.As(err, &code) {
+		return int(code)
 	}
 	fmt.Fprintf(stderr, "quflx-tui: %v\n", err)
 	var usage *UsageError

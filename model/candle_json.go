@@ -1,6 +1,7 @@
 package model
 
 import (
+	"bytes"
 	"errors"
 	"strconv"
 	"time"
@@ -204,4 +205,69 @@ func AppendCandlesJSON(dst []byte, candles []Candle) []byte {
 		dst = append(dst, `"}`...)
 	}
 	return append(dst, ']')
+}
+
+// CountCandles counts the entries of a candle-cache value (a JSON array) without decoding
+// them: a monitor wants the count of hundreds of cached arrays a poll, not their candles.
+// It does not validate the entries; DecodeCandles does.
+func CountCandles(b []byte) (int, error) {
+	i := 0
+	for i < len(b) && isSpace(b[i]) {
+		i++
+	}
+	if i >= len(b) || b[i] != '[' {
+		return 0, ErrNotCandleArray
+	}
+	depth, count := 0, 0
+	inString, expect := false, false // expect: the next token at depth 1 starts an entry
+	for ; i < len(b); i++ {
+		c := b[i]
+		if inString {
+			// Jump to the next quote (IndexByte is vectorised), then check its escaping.
+			j := bytes.IndexByte(b[i:], '"')
+			if j < 0 {
+				return 0, ErrNotCandleArray
+			}
+			i += j
+			if escaped(b, i) {
+				continue
+			}
+			inString = false
+			continue
+		}
+		if isSpace(c) {
+			continue
+		}
+		if depth == 1 && expect && c != ']' {
+			count++
+		}
+		expect = false
+		switch c {
+		case '"':
+			inString = true
+		case '[', '{':
+			depth++
+			expect = depth == 1
+		case ']', '}':
+			depth--
+			if depth == 0 {
+				return count, nil
+			}
+		case ',':
+			expect = depth == 1
+		}
+	}
+	return 0, ErrNotCandleArray
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\n' || c == '\r' || c == '\t' }
+
+// escaped reports whether the quote at b[i] is escaped: preceded by an odd number of
+// backslashes.
+func escaped(b []byte, i int) bool {
+	n := 0
+	for j := i - 1; j >= 0 && b[j] == '\\'; j-- {
+		n++
+	}
+	return n%2 == 1
 }

@@ -341,3 +341,58 @@ func FuzzDecodeCandles(f *testing.F) {
 		}
 	})
 }
+
+func TestCountCandles(t *testing.T) {
+	cs := make([]Candle, 200)
+	for i := range cs {
+		cs[i] = Candle{Start: 1729760400 + int64(i)*60, Open: 1, High: 2, Low: 0.5, Close: 1.5, Volume: 3}
+	}
+	for _, c := range []struct {
+		in   string
+		want int
+	}{
+		{string(AppendCandlesJSON(nil, cs)), 200},
+		{`[]`, 0},
+		{` [ ] `, 0},
+		{`[{"t":1,"d":"{[,]}\"}"},[1,2,[3]],{"x":{}}]`, 3},
+		{`[1, 2, "three"]`, 3},
+	} {
+		got, err := CountCandles([]byte(c.in))
+		if err != nil || got != c.want {
+			t.Errorf("CountCandles(%.40q) = %d, %v; want %d", c.in, got, err, c.want)
+		}
+	}
+	for _, bad := range []string{``, `{}`, `[{"a":1}`, `"x"`} {
+		if _, err := CountCandles([]byte(bad)); err == nil {
+			t.Errorf("CountCandles(%q) accepted", bad)
+		}
+	}
+}
+
+func BenchmarkCountCandles(b *testing.B) {
+	cs := make([]Candle, 200)
+	for i := range cs {
+		cs[i] = Candle{Start: 1729760400 + int64(i)*60, Open: 1.08231, High: 1.08259, Low: 1.08211, Close: 1.08241, Volume: 31}
+	}
+	js := AppendCandlesJSON(nil, cs)
+	b.SetBytes(int64(len(js)))
+	for b.Loop() {
+		if n, _ := CountCandles(js); n != 200 {
+			b.Fatal(n)
+		}
+	}
+}
+
+func FuzzCountCandles(f *testing.F) {
+	f.Add(string(AppendCandlesJSON(nil, []Candle{{Start: 1, Open: 1, High: 1, Low: 1, Close: 1}})))
+	f.Add(`[{"t":1,"d":"{[,]}\"}"},[1,2,[3]],{"x":{}}]`)
+	f.Add(`["a\\",1]`)
+	f.Fuzz(func(t *testing.T, s string) {
+		n, err := CountCandles([]byte(s))
+		candles, bad, derr := DecodeCandles([]byte(s))
+		// Whenever the full decoder reads an array, the counter counts its entries.
+		if derr == nil && (err != nil || n != len(candles)+bad) {
+			t.Fatalf("CountCandles(%q) = %d, %v; DecodeCandles read %d + %d bad", s, n, err, len(candles), bad)
+		}
+	})
+}

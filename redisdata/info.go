@@ -20,7 +20,9 @@ func (i *Int) set(s string) {
 
 // DBKeys is one line of INFO keyspace.
 type DBKeys struct {
-	Keys, Expires, AvgTTLms int64
+	Keys     int64 `json:"keys"`
+	Expires  int64 `json:"expires"`
+	AvgTTLms int64 `json:"avg_ttl_ms"`
 }
 
 // Info is the typed part of INFO that quflx-tui shows.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"sync"
 	"time"
@@ -31,6 +32,9 @@ type PollerOptions struct {
 	MaxCacheBytes int64
 	// FlusherStatusKey, when set, is read in the same pipeline (see FlusherStatus).
 	FlusherStatusKey string
+	// LastTicks reads each buffer's two ends (LINDEX 0 and -1) in the same pipeline, for
+	// its newest tick whichever end the producer pushes to.
+	LastTicks bool
 }
 
 // BufferStat is one tick buffer as polled.
@@ -39,6 +43,10 @@ type BufferStat struct {
 	Key   string
 	Len   int64
 	Err   error // WRONGTYPE and the like, for this key only
+	// With PollerOptions.LastTicks: the newest tick (nil when empty or undecodable) and
+	// the producer's order as told by the two ends.
+	Last  *model.Tick
+	Order ListOrder
 }
 
 // CacheKeyStat is one candle-cache key as polled.
@@ -98,6 +106,7 @@ type Poller struct {
 	discoverErr  error
 	unsupported  map[string]bool // INFO sections this server refuses
 	memo         map[string]cacheMemo
+	decoder      model.Decoder
 	prevInfo     *Info
 	prevAt       time.Time
 }
@@ -203,17 +212,30 @@ func (p *Poller) discoverLocked(ctx context.Context) error {
 		p.discoverErr = err
 		return err
 	}
+	var only []string
+	if fixed {
+		only = p.opts.Assets
+	}
+	caches := cacheKeysOf(p.opts.CacheKey, keys, only, p.opts.MaxKeys)
+	p.buffers, p.caches, p.discoverErr = buffers, caches, nil
+	p.sortBuffersLocked()
+	return nil
+}
+
+// cacheKeysOf keeps the keys that match the cache pattern with a known timeframe (and, when
+// only is set, one of those assets), sorted by asset and timeframe.
+func cacheKeysOf(pattern model.KeyPattern, keys, only []string, limit int) []cacheKey {
 	var caches []cacheKey
 	for _, k := range keys {
-		asset, tfText, ok := p.opts.CacheKey.Match(k)
+		asset, tfText, ok := pattern.Match(k)
 		if !ok {
 			continue
 		}
 		tf, err := model.ParseTimeframe(tfText)
-		if err != nil || (fixed && !slices.Contains(p.opts.Assets, asset)) {
+		if err != nil || (len(only) > 0 && !slices.Contains(only, asset)) {
 			continue
 		}
-		if len(caches) < p.opts.MaxKeys {
+		if len(caches) < limit {
 			caches = append(caches, cacheKey{asset: asset, tfText: tfText, key: k, tf: tf})
 		}
 	}
@@ -223,28 +245,90 @@ func (p *Poller) discoverLocked(ctx context.Context) error {
 		}
 		return int(a.tf - b.tf)
 	})
-	p.buffers, p.caches, p.discoverErr = buffers, caches, nil
-	p.sortBuffersLocked()
-	return nil
+	return caches
 }
 
-// scan walks the keyspace with SCAN MATCH glob COUNT n; never KEYS, which blocks the
-// server for the whole walk.
+// scan walks the keyspace for the poller's discovery.
 func (p *Poller) scan(ctx context.Context, glob string) ([]string, error) {
+	return ScanKeys(ctx, p.client, glob, p.opts.ScanCount, 4*p.opts.MaxKeys)
+}
+
+// ScanKeys walks the keyspace with SCAN MATCH glob COUNT count, never KEYS (which blocks
+// the server for the whole walk), and stops after limit keys. The keys come back sorted.
+func ScanKeys(ctx context.Context, c *Client, glob string, count int64, limit int) ([]string, error) {
 	var keys []string
 	var cursor uint64
 	for {
-		batch, next, err := p.client.Scan(ctx, cursor, glob, p.opts.ScanCount).Result()
+		batch, next, err := c.Scan(ctx, cursor, glob, count).Result()
 		if err != nil {
 			return keys, fmt.Errorf("scan %s: %w", glob, err)
 		}
 		keys = append(keys, batch...)
-		if next == 0 || len(keys) >= 4*p.opts.MaxKeys {
+		if next == 0 || len(keys) >= limit {
 			slices.Sort(keys)
-			return slices.Compact(keys), nil
+			keys = slices.Compact(keys)
+			return keys[:min(len(keys), limit)], nil
 		}
 		cursor = next
 	}
+}
+
+// InspectCaches reads the TTL, size and candle count of cache keys in two pipelined round
+// trips (the second only for values to count), for one-shot callers.
+func InspectCaches(ctx context.Context, c *Client, pattern model.KeyPattern, keys []string) ([]CacheKeyStat, error) {
+	p := NewPoller(c, PollerOptions{CacheKey: pattern})
+	p.caches = cacheKeysOf(pattern, keys, nil, p.opts.MaxKeys)
+	pipe := c.Pipeline()
+	pttls := make([]*redis.DurationCmd, len(p.caches))
+	strlens := make([]*redis.IntCmd, len(p.caches))
+	for i, k := range p.caches {
+		pttls[i] = pipe.PTTL(ctx, k.key)
+		strlens[i] = pipe.StrLen(ctx, k.key)
+	}
+	if len(p.caches) > 0 {
+		if _, err := pipe.Exec(ctx); err != nil && !isRedisError(err) {
+			return nil, fmt.Errorf("inspect %d cache keys: %w", len(p.caches), err)
+		}
+	}
+	snap := &Snapshot{}
+	if recount := p.readCaches(snap, pttls, strlens); len(recount) > 0 {
+		if err := p.countCandles(ctx, snap, recount); err != nil {
+			return nil, err
+		}
+	}
+	return snap.Caches, nil
+}
+
+// PollServer reads only INFO (and the flusher status) in one round trip: no discovery,
+// no buffers, no caches.
+func (p *Poller) PollServer(ctx context.Context) (*Snapshot, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	snap := &Snapshot{At: time.Now()}
+	pipe := p.client.Pipeline()
+	var sections []string
+	var infos []*redis.StringCmd
+	for _, sec := range infoSections {
+		if !p.unsupported[sec] {
+			sections = append(sections, sec)
+			infos = append(infos, pipe.Info(ctx, sec))
+		}
+	}
+	var status *redis.StringCmd
+	if p.opts.FlusherStatusKey != "" {
+		status = pipe.Get(ctx, p.opts.FlusherStatusKey)
+	}
+	start := time.Now()
+	_, err := pipe.Exec(ctx)
+	snap.RoundTrip, snap.RoundTrips = time.Since(start), 1
+	if err != nil && !isRedisError(err) && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("poll %s: %w", p.client.Endpoint(), err)
+	}
+	p.readInfo(snap, sections, infos)
+	if status != nil {
+		snap.Flusher, snap.FlusherErr = parseFlusherStatus(status)
+	}
+	return snap, nil
 }
 
 // Poll reads everything once. It returns an error only when the server could not be
@@ -262,10 +346,7 @@ func (p *Poller) Poll(ctx context.Context) (*Snapshot, error) {
 	snap.DiscoveredAt, snap.DiscoverErr = p.discoveredAt, p.discoverErr
 
 	pipe := p.client.Pipeline()
-	llens := make([]*redis.IntCmd, len(p.buffers))
-	for i, b := range p.buffers {
-		llens[i] = pipe.LLen(ctx, b.key)
-	}
+	bufCmds := queueBuffers(ctx, pipe, p.buffers, p.opts.LastTicks)
 	pttls := make([]*redis.DurationCmd, len(p.caches))
 	strlens := make([]*redis.IntCmd, len(p.caches))
 	for i, c := range p.caches {
@@ -288,15 +369,13 @@ func (p *Poller) Poll(ctx context.Context) (*Snapshot, error) {
 	_, err := pipe.Exec(ctx)
 	snap.RoundTrip = time.Since(start)
 	snap.RoundTrips++
-	if err != nil && !isRedisError(err) {
+	// Per-key errors (WRONGTYPE, a missing key's nil) are the snapshot's; only a failed
+	// round trip fails the poll.
+	if err != nil && !isRedisError(err) && !errors.Is(err, redis.Nil) {
 		return nil, fmt.Errorf("poll %s: %w", p.client.Endpoint(), err)
 	}
 
-	snap.Buffers = make([]BufferStat, len(p.buffers))
-	for i, b := range p.buffers {
-		n, err := llens[i].Result()
-		snap.Buffers[i] = BufferStat{Asset: b.asset, Key: b.key, Len: n, Err: err}
-	}
+	snap.Buffers = readBuffers(p.buffers, bufCmds, &p.decoder)
 	p.readInfo(snap, sections, infos)
 	if status != nil {
 		snap.Flusher, snap.FlusherErr = parseFlusherStatus(status)
@@ -406,24 +485,103 @@ func (p *Poller) countCandles(ctx context.Context, snap *Snapshot, idx []int) er
 	if _, err := pipe.Exec(ctx); err != nil && !isRedisError(err) && !errors.Is(err, redis.Nil) {
 		return fmt.Errorf("read cache values: %w", err)
 	}
+	// Counting scans every byte (12 MB for 500 full caches): spread it over the cores.
+	counts := make([]int, len(idx))
+	errs := make([]error, len(idx))
+	var wg sync.WaitGroup
+	workers := max(1, min(runtime.GOMAXPROCS(0), len(idx)/32))
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := w; j < len(idx); j += workers {
+				val, err := gets[j].Bytes()
+				if err == nil {
+					counts[j], err = model.CountCandles(val)
+				}
+				errs[j] = err
+			}
+		}()
+	}
+	wg.Wait()
 	for j, i := range idx {
 		st := &snap.Caches[i]
-		val, err := gets[j].Bytes()
-		if err != nil {
+		if err := errs[j]; err != nil {
 			if !errors.Is(err, redis.Nil) {
-				st.Err = err
+				st.Err = fmt.Errorf("%s: %w", st.Key, err)
 			}
 			continue
 		}
-		candles, _, err := model.DecodeCandles(val)
-		if err != nil {
-			st.Err = fmt.Errorf("%s: %w", st.Key, err)
-			continue
-		}
-		st.Candles = len(candles)
+		st.Candles = counts[j]
 		m := p.memo[st.Key]
 		m.candles = st.Candles
 		p.memo[st.Key] = m
 	}
 	return nil
+}
+
+// bufferCmds are one buffer's commands in a pipeline.
+type bufferCmds struct {
+	llen       *redis.IntCmd
+	head, tail *redis.StringCmd
+}
+
+// queueBuffers adds LLEN, and with last also LINDEX 0 and -1, of every buffer to pipe.
+func queueBuffers(ctx context.Context, pipe redis.Pipeliner, buffers []bufferKey, last bool) []bufferCmds {
+	cmds := make([]bufferCmds, len(buffers))
+	for i, b := range buffers {
+		cmds[i].llen = pipe.LLen(ctx, b.key)
+		if last {
+			cmds[i].head = pipe.LIndex(ctx, b.key, 0)
+			cmds[i].tail = pipe.LIndex(ctx, b.key, -1)
+		}
+	}
+	return cmds
+}
+
+// readBuffers reads the replies of queueBuffers. The newest tick is the later-stamped of
+// the two ends, which also tells the producer's order.
+func readBuffers(buffers []bufferKey, cmds []bufferCmds, d *model.Decoder) []BufferStat {
+	out := make([]BufferStat, len(buffers))
+	now := time.Now().UnixMicro()
+	for i, b := range buffers {
+		n, err := cmds[i].llen.Result()
+		st := BufferStat{Asset: b.asset, Key: b.key, Len: n, Err: err}
+		if c := cmds[i]; c.head != nil && err == nil && n > 0 {
+			head, herr := d.DecodeString(c.head.Val(), b.asset, now)
+			tail, terr := d.DecodeString(c.tail.Val(), b.asset, now)
+			switch {
+			case herr == nil && terr == nil:
+				st.Last = &head
+				switch {
+				case head.UnixMicro > tail.UnixMicro:
+					st.Order = OrderNewestFirst
+				case head.UnixMicro < tail.UnixMicro:
+					st.Order, st.Last = OrderNewestLast, &tail
+				}
+			case herr == nil:
+				st.Last = &head
+			case terr == nil:
+				st.Last = &tail
+			}
+		}
+		out[i] = st
+	}
+	return out
+}
+
+// ReadBuffers reads the length and the newest tick of each asset's buffer in one pipelined
+// round trip.
+func ReadBuffers(ctx context.Context, c *Client, tickKey model.KeyPattern, assets []string) ([]BufferStat, error) {
+	buffers := make([]bufferKey, len(assets))
+	for i, a := range assets {
+		buffers[i] = bufferKey{a, tickKey.Key(a, "")}
+	}
+	pipe := c.Pipeline()
+	cmds := queueBuffers(ctx, pipe, buffers, true)
+	if _, err := pipe.Exec(ctx); err != nil && !isRedisError(err) && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("read %d buffers: %w", len(assets), err)
+	}
+	var d model.Decoder
+	return readBuffers(buffers, cmds, &d), nil
 }

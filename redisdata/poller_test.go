@@ -269,3 +269,41 @@ func BenchmarkPoll100Buffers500Caches(b *testing.B) {
 		})
 	}
 }
+
+func TestPollerReadsTheNewestTickOfEitherProducer(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, target redistest.Target) {
+		ctx := context.Background()
+		w := newWriter(t, target.Addr)
+		for i := range 3 {
+			tick := fmt.Sprintf(`{"price":1.0%d,"timestamp":%d}`, i, 1729760400+i)
+			w.LPush(ctx, "ticks:V1_otc", tick)
+			w.RPush(ctx, "ticks:V2_otc", tick)
+		}
+		w.LPush(ctx, "ticks:BAD_otc", "garbage")
+		c, _ := NewClient(Options{Addr: target.Addr, ReadOnly: true})
+		defer c.Close()
+		p := NewPoller(c, PollerOptions{TickKey: tickPattern, CacheKey: cachePattern, LastTicks: true,
+			Assets: []string{"V1_otc", "V2_otc", "BAD_otc", "EMPTY_otc"}})
+		snap, err := p.Poll(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		by := map[string]BufferStat{}
+		for _, b := range snap.Buffers {
+			by[b.Asset] = b
+		}
+		for asset, order := range map[string]ListOrder{"V1_otc": OrderNewestFirst, "V2_otc": OrderNewestLast} {
+			b := by[asset]
+			if b.Last == nil || b.Last.Price != 1.02 || b.Last.UnixMicro != 1729760402e6 || b.Order != order || b.Last.Asset != asset {
+				t.Fatalf("%s: %+v last %+v", asset, b, b.Last)
+			}
+		}
+		if by["BAD_otc"].Last != nil || by["EMPTY_otc"].Last != nil || by["EMPTY_otc"].Len != 0 {
+			t.Fatalf("bad/empty: %+v %+v", by["BAD_otc"], by["EMPTY_otc"])
+		}
+		direct, err := ReadBuffers(ctx, c, tickPattern, []string{"V2_otc"})
+		if err != nil || len(direct) != 1 || direct[0].Last == nil || direct[0].Last.Price != 1.02 {
+			t.Fatalf("ReadBuffers: %+v %v", direct, err)
+		}
+	})
+}
