@@ -21,6 +21,7 @@ import (
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 	_ "modernc.org/sqlite"
 
+	"github.com/quflx/quflx-tui/cli"
 	"github.com/quflx/quflx-tui/model"
 	"github.com/quflx/quflx-tui/redisdata"
 	"github.com/quflx/quflx-tui/redisdata/redistest"
@@ -203,7 +204,7 @@ func TestNoLossWhenTheFlusherIsKilledAtEveryStep(t *testing.T) {
 	if err := feed.Wait(); err != nil {
 		t.Fatalf("feed: %v\n%s", err, feedOut.String())
 	}
-	var fed Summary
+	var fed cli.Summary
 	if err := json.Unmarshal([]byte(feedOut.String()), &fed); err != nil || fed.Produced != 40000 {
 		t.Fatalf("feed summary %q: %v", feedOut.String(), err)
 	}
@@ -212,7 +213,7 @@ func TestNoLossWhenTheFlusherIsKilledAtEveryStep(t *testing.T) {
 	if err := final.Wait(); err != nil {
 		t.Fatalf("final flush: %v\n%s", err, finalErr.String())
 	}
-	var flushed Summary
+	var flushed cli.Summary
 	if err := json.Unmarshal([]byte(finalOut.String()), &flushed); err != nil {
 		t.Fatalf("flush summary %q: %v", finalOut.String(), err)
 	}
@@ -228,15 +229,6 @@ func TestNoLossWhenTheFlusherIsKilledAtEveryStep(t *testing.T) {
 		}
 	}
 	t.Logf("40000 produced, 40000 stored; last flusher: %+v", flushed)
-}
-
-// Summary mirrors the --json closing summary.
-type Summary struct {
-	Produced          int64 `json:"produced"`
-	Flushed           int64 `json:"flushed"`
-	Bad               int64 `json:"bad"`
-	LostToTrim        int64 `json:"lost_to_trim"`
-	DuplicatesSkipped int64 `json:"duplicates_skipped"`
 }
 
 // collectPublished subscribes to every channel and returns a function that waits for n

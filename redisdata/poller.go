@@ -124,9 +124,8 @@ type cacheMemo struct {
 	candles int
 }
 
-// infoSections are asked for one by one in the pipeline: old servers take one section
-// per INFO, and a section a server refuses (miniredis has only clients and stats) then
-// fails alone.
+// infoSections are what the poller asks INFO for (miniredis answers only clients and
+// stats).
 var infoSections = []string{"server", "clients", "memory", "stats", "replication", "keyspace"}
 
 // NewPoller returns a poller.
@@ -306,29 +305,45 @@ func (p *Poller) PollServer(ctx context.Context) (*Snapshot, error) {
 	defer p.mu.Unlock()
 	snap := &Snapshot{At: time.Now()}
 	pipe := p.client.Pipeline()
-	var sections []string
-	var infos []*redis.StringCmd
-	for _, sec := range infoSections {
-		if !p.unsupported[sec] {
-			sections = append(sections, sec)
-			infos = append(infos, pipe.Info(ctx, sec))
-		}
-	}
-	var status *redis.StringCmd
-	if p.opts.FlusherStatusKey != "" {
-		status = pipe.Get(ctx, p.opts.FlusherStatusKey)
-	}
+	server := p.queueServer(ctx, pipe)
 	start := time.Now()
 	_, err := pipe.Exec(ctx)
 	snap.RoundTrip, snap.RoundTrips = time.Since(start), 1
 	if err != nil && !isRedisError(err) && !errors.Is(err, redis.Nil) {
 		return nil, fmt.Errorf("poll %s: %w", p.client.Endpoint(), err)
 	}
-	p.readInfo(snap, sections, infos)
-	if status != nil {
-		snap.Flusher, snap.FlusherErr = parseFlusherStatus(status)
-	}
+	p.readServer(snap, server)
 	return snap, nil
+}
+
+// serverCmds are the INFO sections and the flusher status of a poll.
+type serverCmds struct {
+	sections []string
+	infos    []*redis.StringCmd
+	status   *redis.StringCmd
+}
+
+// queueServer adds INFO, one section a command (old servers take one section per INFO,
+// and a section a server refuses then fails alone), and the flusher status to pipe.
+func (p *Poller) queueServer(ctx context.Context, pipe redis.Pipeliner) serverCmds {
+	var sc serverCmds
+	for _, sec := range infoSections {
+		if !p.unsupported[sec] {
+			sc.sections = append(sc.sections, sec)
+			sc.infos = append(sc.infos, pipe.Info(ctx, sec))
+		}
+	}
+	if p.opts.FlusherStatusKey != "" {
+		sc.status = pipe.Get(ctx, p.opts.FlusherStatusKey)
+	}
+	return sc
+}
+
+func (p *Poller) readServer(snap *Snapshot, sc serverCmds) {
+	p.readInfo(snap, sc.sections, sc.infos)
+	if sc.status != nil {
+		snap.Flusher, snap.FlusherErr = parseFlusherStatus(sc.status)
+	}
 }
 
 // Poll reads everything once. It returns an error only when the server could not be
@@ -353,18 +368,7 @@ func (p *Poller) Poll(ctx context.Context) (*Snapshot, error) {
 		pttls[i] = pipe.PTTL(ctx, c.key)
 		strlens[i] = pipe.StrLen(ctx, c.key)
 	}
-	var sections []string
-	var infos []*redis.StringCmd
-	for _, sec := range infoSections {
-		if !p.unsupported[sec] {
-			sections = append(sections, sec)
-			infos = append(infos, pipe.Info(ctx, sec))
-		}
-	}
-	var status *redis.StringCmd
-	if p.opts.FlusherStatusKey != "" {
-		status = pipe.Get(ctx, p.opts.FlusherStatusKey)
-	}
+	server := p.queueServer(ctx, pipe)
 	start := time.Now()
 	_, err := pipe.Exec(ctx)
 	snap.RoundTrip = time.Since(start)
@@ -376,10 +380,7 @@ func (p *Poller) Poll(ctx context.Context) (*Snapshot, error) {
 	}
 
 	snap.Buffers = readBuffers(p.buffers, bufCmds, &p.decoder)
-	p.readInfo(snap, sections, infos)
-	if status != nil {
-		snap.Flusher, snap.FlusherErr = parseFlusherStatus(status)
-	}
+	p.readServer(snap, server)
 	recount := p.readCaches(snap, pttls, strlens)
 	if len(recount) > 0 {
 		snap.RoundTrips++
