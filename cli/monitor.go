@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -30,7 +30,7 @@ func runMonitor(ctx context.Context, cfg Config, out io.Writer, extra func() str
 	poller := redisdata.NewPoller(client, redisdata.PollerOptions{
 		TickKey: cfg.TickKey, CacheKey: cfg.CacheKey, Assets: cfg.Assets, DiscoverEvery: cfg.DiscoverEvery,
 	})
-	board := newTickBoard()
+	market := model.NewMarket(model.MarketOptions{})
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() {
@@ -40,7 +40,7 @@ func runMonitor(ctx context.Context, cfg Config, out io.Writer, extra func() str
 	go func() {
 		defer wg.Done()
 		for t := range sub.Ticks() {
-			board.add(t)
+			market.Add(t, time.Now().UnixMicro())
 		}
 	}()
 	defer wg.Wait()
@@ -69,7 +69,7 @@ func runMonitor(ctx context.Context, cfg Config, out io.Writer, extra func() str
 		lastOK = time.Now()
 		assets := sub.Stats().AssetNames()
 		poller.AddAssets(assets...)
-		line := summaryLine(snap, sub.Stats(), board.snapshot())
+		line := summaryLine(snap, sub.Stats(), market.Views(time.Now().UnixNano(), nil))
 		if extra != nil {
 			line += " | " + extra()
 		}
@@ -77,54 +77,10 @@ func runMonitor(ctx context.Context, cfg Config, out io.Writer, extra func() str
 	}
 }
 
-// tickBoard keeps each asset's last price and rate, fed from the subscriber's channel.
-type tickBoard struct {
-	mu     sync.Mutex
-	assets map[string]*boardAsset
-}
-
-type boardAsset struct {
-	last model.Tick
-	rate *model.RateMeter
-}
-
-type boardRow struct {
-	Asset string
-	Last  model.Tick
-	Rate  float64
-}
-
-func newTickBoard() *tickBoard { return &tickBoard{assets: map[string]*boardAsset{}} }
-
-func (b *tickBoard) add(t model.Tick) {
-	now := time.Now().UnixNano()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	a := b.assets[t.Asset]
-	if a == nil {
-		a = &boardAsset{rate: model.NewRateMeter(5*time.Second, 250*time.Millisecond)}
-		b.assets[t.Asset] = a
-	}
-	a.last = t
-	a.rate.Add(now, 1)
-}
-
-func (b *tickBoard) snapshot() []boardRow {
-	now := time.Now().UnixNano()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	rows := make([]boardRow, 0, len(b.assets))
-	for name, a := range b.assets {
-		rows = append(rows, boardRow{Asset: name, Last: a.last, Rate: a.rate.Rate(now)})
-	}
-	sort.Slice(rows, func(i, j int) bool { return rows[i].Asset < rows[j].Asset })
-	return rows
-}
-
 const maxAssetsPerLine = 4
 
 // summaryLine is the one-line status of the plain-text mode.
-func summaryLine(snap *redisdata.Snapshot, sub redisdata.SubscriberStats, rows []boardRow) string {
+func summaryLine(snap *redisdata.Snapshot, sub redisdata.SubscriberStats, rows []model.AssetView) string {
 	var b strings.Builder
 	b.WriteString(snap.At.Format("15:04:05"))
 	fmt.Fprintf(&b, " %s", sub.State)
@@ -147,7 +103,7 @@ func summaryLine(snap *redisdata.Snapshot, sub redisdata.SubscriberStats, rows [
 			fmt.Fprintf(&b, " | +%d more", len(rows)-i)
 			break
 		}
-		fmt.Fprintf(&b, " | %s %g %.1f/s buf %d", r.Asset, r.Last.Price, r.Rate, lens[r.Asset])
+		fmt.Fprintf(&b, " | %s %s %.1f/s buf %d", r.Asset, strconv.FormatFloat(r.Last.Price, 'f', r.Decimals, 64), r.Rate, lens[r.Asset])
 	}
 	if len(rows) == 0 {
 		fmt.Fprintf(&b, " | %d buffers, %d cache keys, no ticks yet", len(snap.Buffers), len(snap.Caches))

@@ -70,10 +70,9 @@ type Decoder struct {
 
 // payloadFields are the located values of the keys the decoder cares about.
 type payloadFields struct {
-	asset, timestamp                       token
-	price, close, quote, value             token
-	open, high, low, volume                token
-	hasPrice, hasClose, hasQuote, hasValue bool
+	asset, timestamp           token
+	price, close, quote, value token
+	open, high, low, volume    token
 }
 
 // Decode parses one payload. fallbackAsset names the asset when the payload has none (it

@@ -50,7 +50,7 @@ const (
 func openSQLite(ctx context.Context, path string) (Store, error) {
 	path = strings.TrimPrefix(path, "//") // tolerate sqlite://PATH
 	if path == "" {
-		return nil, errors.New("store: sqlite DSN without a path: want sqlite:PATH or sqlite::memory:")
+		return nil, errors.New("store: sqlite DSN without a path (want sqlite:PATH or sqlite::memory:)")
 	}
 	memory := path == ":memory:"
 	name := path

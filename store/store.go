@@ -100,8 +100,8 @@ func Open(ctx context.Context, dsn string) (Store, error) {
 	case strings.HasPrefix(lower, "postgres://"), strings.HasPrefix(lower, "postgresql://"):
 		return openPostgres(ctx, dsn)
 	}
-	return nil, fmt.Errorf("store: unsupported DSN %q: want sqlite:PATH, sqlite::memory:, "+
-		"postgres://USER:PASSWORD@HOST/DB or postgresql://...", redactDSN(dsn))
+	return nil, fmt.Errorf("store: unsupported DSN %q (want sqlite:PATH, sqlite::memory:, "+
+		"postgres://USER:PASSWORD@HOST/DB or postgresql://)", redactDSN(dsn))
 }
 
 // ErrInvalidTick marks a tick the store refuses (the flusher should dead-letter it).

@@ -52,9 +52,12 @@ func header(t *Theme, info Info, p *Poll, conn connection, frozen bool, now time
 	if p != nil && p.Snapshot != nil {
 		in := p.Snapshot.Info
 		server := "Redis"
-		if in.Version != "" {
+		switch {
+		case in.Version != "":
 			server += " " + in.Version
-		} else {
+		case info.Embedded:
+			server = "miniredis"
+		default:
 			server += t.Muted.Render(" (version not reported)")
 		}
 		if in.Role != "" {
