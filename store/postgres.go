@@ -55,48 +55,34 @@ func (s *postgresStore) Close() error {
 }
 
 func (s *postgresStore) Write(ctx context.Context, b Batch) (WriteResult, error) {
-	rows, err := prepareTicks(b.Ticks)
-	if err != nil {
-		return WriteResult{}, err
-	}
-	dead := prepareDead(b.Dead, time.Now())
-	if len(rows) == 0 && len(dead) == 0 {
-		return WriteResult{}, nil
-	}
-	tx, err := s.pool.Begin(ctx)
-	if err != nil {
-		return WriteResult{}, fmt.Errorf("store: begin: %w", err)
-	}
-	// Roll back even when ctx is what failed the transaction.
-	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after Commit
-
-	isNew, inserted, err := insertTicksPostgres(ctx, tx, rows)
-	if err != nil {
-		return WriteResult{}, fmt.Errorf("store: insert ticks: %w", err)
-	}
-	deltas := minuteDeltas(rows, isNew)
-	if err := upsertDeltasPostgres(ctx, tx, deltas); err != nil {
-		return WriteResult{}, fmt.Errorf("store: upsert candles: %w", err)
-	}
-	deadInserted, err := insertDeadPostgres(ctx, tx, dead)
-	if err != nil {
-		return WriteResult{}, fmt.Errorf("store: insert dead letters: %w", err)
-	}
-	if b.BeforeCommit != nil {
-		if err := b.BeforeCommit(); err != nil {
-			return WriteResult{}, fmt.Errorf("store: before commit: %w", err)
+	return writeBatch(ctx, b, func(ctx context.Context) (batchTx, error) {
+		tx, err := s.pool.Begin(ctx)
+		if err != nil {
+			return nil, err
 		}
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return WriteResult{}, fmt.Errorf("store: commit: %w", err)
-	}
-	return WriteResult{
-		Inserted:    inserted,
-		Duplicates:  len(b.Ticks) - inserted,
-		DeadLetters: deadInserted,
-		Candles:     len(deltas),
-	}, nil
+		return postgresTx{tx}, nil
+	})
 }
+
+// postgresTx is a write transaction.
+type postgresTx struct{ tx pgx.Tx }
+
+func (t postgresTx) insertTicks(ctx context.Context, rows []tickRow) ([]bool, int, error) {
+	return insertTicksPostgres(ctx, t.tx, rows)
+}
+
+func (t postgresTx) upsertDeltas(ctx context.Context, deltas []candleDelta) error {
+	return upsertDeltasPostgres(ctx, t.tx, deltas)
+}
+
+func (t postgresTx) insertDead(ctx context.Context, dead []deadRow) (int, error) {
+	return insertDeadPostgres(ctx, t.tx, dead)
+}
+
+func (t postgresTx) commit(ctx context.Context) error { return t.tx.Commit(ctx) }
+
+// rollback runs even when ctx is what failed the transaction.
+func (t postgresTx) rollback(ctx context.Context) { _ = t.tx.Rollback(context.WithoutCancel(ctx)) }
 
 // insertTicksSQL moves the copied batch into historical_ticks, skipping known keys, and
 // returns the batch positions (ord) of the rows that were new. Insertion in key order makes

@@ -125,48 +125,54 @@ func (s *sqliteStore) Close() error {
 }
 
 func (s *sqliteStore) Write(ctx context.Context, b Batch) (WriteResult, error) {
-	rows, err := prepareTicks(b.Ticks)
-	if err != nil {
-		return WriteResult{}, err
-	}
-	dead := prepareDead(b.Dead, time.Now())
-	if len(rows) == 0 && len(dead) == 0 {
-		return WriteResult{}, nil
-	}
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return WriteResult{}, fmt.Errorf("store: begin: %w", err)
-	}
-	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-
-	isNew, inserted, err := s.insertTicks(ctx, tx, rows)
-	if err != nil {
-		return WriteResult{}, fmt.Errorf("store: insert ticks: %w", err)
-	}
-	deltas := minuteDeltas(rows, isNew)
-	if err := s.upsertDeltas(ctx, tx, deltas); err != nil {
-		return WriteResult{}, fmt.Errorf("store: upsert candles: %w", err)
-	}
-	deadInserted, err := s.insertDead(ctx, tx, dead)
-	if err != nil {
-		return WriteResult{}, fmt.Errorf("store: insert dead letters: %w", err)
-	}
-	if b.BeforeCommit != nil {
-		if err := b.BeforeCommit(); err != nil {
-			return WriteResult{}, fmt.Errorf("store: before commit: %w", err)
+	return writeBatch(ctx, b, func(ctx context.Context) (batchTx, error) {
+		s.writeMu.Lock()
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			s.writeMu.Unlock()
+			return nil, err
 		}
+		return &sqliteTx{s: s, tx: tx}, nil
+	})
+}
+
+// sqliteTx is a write transaction; it holds writeMu until it ends.
+type sqliteTx struct {
+	s    *sqliteStore
+	tx   *sql.Tx
+	done bool
+}
+
+func (t *sqliteTx) insertTicks(ctx context.Context, rows []tickRow) ([]bool, int, error) {
+	return t.s.insertTicks(ctx, t.tx, rows)
+}
+
+func (t *sqliteTx) upsertDeltas(ctx context.Context, deltas []candleDelta) error {
+	return t.s.upsertDeltas(ctx, t.tx, deltas)
+}
+
+func (t *sqliteTx) insertDead(ctx context.Context, dead []deadRow) (int, error) {
+	return t.s.insertDead(ctx, t.tx, dead)
+}
+
+func (t *sqliteTx) commit(context.Context) error {
+	err := t.tx.Commit()
+	t.end()
+	return err
+}
+
+func (t *sqliteTx) rollback(context.Context) {
+	if !t.done {
+		_ = t.tx.Rollback()
+		t.end()
 	}
-	if err := tx.Commit(); err != nil {
-		return WriteResult{}, fmt.Errorf("store: commit: %w", err)
+}
+
+func (t *sqliteTx) end() {
+	if !t.done {
+		t.done = true
+		t.s.writeMu.Unlock()
 	}
-	return WriteResult{
-		Inserted:    inserted,
-		Duplicates:  len(b.Ticks) - inserted,
-		DeadLetters: deadInserted,
-		Candles:     len(deltas),
-	}, nil
 }
 
 // prepareStatements prepares every statement shape once, at Open. Preparing later, inside

@@ -139,3 +139,56 @@ func redactDSN(dsn string) string {
 	}
 	return strings.ReplaceAll(u.String(), "xxxredactedxxx", "***")
 }
+
+// batchTx is one backend's open transaction, as Write needs it.
+type batchTx interface {
+	insertTicks(ctx context.Context, rows []tickRow) (isNew []bool, inserted int, err error)
+	upsertDeltas(ctx context.Context, deltas []candleDelta) error
+	insertDead(ctx context.Context, dead []deadRow) (int, error)
+	commit(ctx context.Context) error
+	rollback(ctx context.Context)
+}
+
+// writeBatch is Write for every backend: validate, then in one transaction insert the
+// ticks, upsert the candles of those that were new, insert the dead letters, commit.
+func writeBatch(ctx context.Context, b Batch, begin func(context.Context) (batchTx, error)) (WriteResult, error) {
+	rows, err := prepareTicks(b.Ticks)
+	if err != nil {
+		return WriteResult{}, err
+	}
+	dead := prepareDead(b.Dead, time.Now())
+	if len(rows) == 0 && len(dead) == 0 {
+		return WriteResult{}, nil
+	}
+	tx, err := begin(ctx)
+	if err != nil {
+		return WriteResult{}, fmt.Errorf("store: begin: %w", err)
+	}
+	defer tx.rollback(ctx) // a no-op after commit
+	isNew, inserted, err := tx.insertTicks(ctx, rows)
+	if err != nil {
+		return WriteResult{}, fmt.Errorf("store: insert ticks: %w", err)
+	}
+	deltas := minuteDeltas(rows, isNew)
+	if err := tx.upsertDeltas(ctx, deltas); err != nil {
+		return WriteResult{}, fmt.Errorf("store: upsert candles: %w", err)
+	}
+	deadInserted, err := tx.insertDead(ctx, dead)
+	if err != nil {
+		return WriteResult{}, fmt.Errorf("store: insert dead letters: %w", err)
+	}
+	if b.BeforeCommit != nil {
+		if err := b.BeforeCommit(); err != nil {
+			return WriteResult{}, fmt.Errorf("store: before commit: %w", err)
+		}
+	}
+	if err := tx.commit(ctx); err != nil {
+		return WriteResult{}, fmt.Errorf("store: commit: %w", err)
+	}
+	return WriteResult{
+		Inserted:    inserted,
+		Duplicates:  len(b.Ticks) - inserted,
+		DeadLetters: deadInserted,
+		Candles:     len(deltas),
+	}, nil
+}
