@@ -270,21 +270,19 @@ func (s *Subscriber) handle(m *redis.Message) {
 		s.recordBad(now, asset, m.Channel, m.Payload, err)
 		return
 	}
-	delivered := true
-	select {
-	case s.ticks <- tick:
-	default:
-		delivered = false
-		s.dropped.Add(1)
-	}
+	// Counted before it is handed over, so that a consumer never sees a tick the
+	// counters do not yet include. The send never blocks.
 	s.mu.Lock()
 	c := s.countsLocked(tick.Asset)
 	c.Received++
-	if !delivered {
-		c.Dropped++
-	}
 	if lat := now.UnixMicro() - tick.UnixMicro; lat >= 0 && lat < 60e6 {
 		s.recordLatencyLocked(now, time.Duration(lat)*time.Microsecond)
+	}
+	select {
+	case s.ticks <- tick:
+	default:
+		c.Dropped++
+		s.dropped.Add(1)
 	}
 	s.mu.Unlock()
 }

@@ -20,7 +20,9 @@ func TestGoldenScreens(t *testing.T) {
 			opts, _ := fixtureOptions(8)
 			m := New(opts)
 			tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(w, h))
-			teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return bytes.Contains(b, []byte("cache hit")) },
+			// The chart's title names the history's source once it has loaded (the latency
+			// panel's "cache hit" comes earlier, from the poll).
+			teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return bytes.Contains(b, []byte("4h  cache hit")) },
 				teatest.WithDuration(10*time.Second), teatest.WithCheckInterval(20*time.Millisecond))
 			tm.Send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("q")})
 			tm.WaitFinished(t, teatest.WithFinalTimeout(5*time.Second))
