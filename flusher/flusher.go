@@ -440,16 +440,17 @@ func (f *Flusher) markInflight(bufferKey string) {
 // claimed were trimmed unread. Pub/sub counts make it an estimate; the point is that a
 // loss is never silent.
 func (f *Flusher) estimateTrimLoss(asset string, moved int64, arrivals map[string]redisdata.AssetCounts) {
-	if arrivals == nil {
-		return
-	}
-	count := arrivals[asset].Received
+	count := arrivals[asset].Received // 0 before the subscriber runs
 	window := count - f.lastPublished[asset]
 	f.lastPublished[asset] = count
-	if moved >= int64(f.opts.Cap) && window > moved {
+	switch {
+	case moved >= int64(f.opts.Cap) && window > moved:
 		lost := window - moved
 		f.update(func(s *Stats) { s.LostToTrim += lost })
 		f.opts.Log(fmt.Sprintf("%s: buffer was full at claim: about %d ticks lost to the producer's trim", asset, lost))
+	case moved >= int64(f.opts.Cap):
+		// Full, but nothing published to count against: a loss may have happened unseen.
+		f.opts.Log(fmt.Sprintf("%s: buffer was full at claim; ticks may have been trimmed (the producer does not publish, so the loss cannot be counted)", asset))
 	}
 }
 
