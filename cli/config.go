@@ -391,30 +391,19 @@ type connLayer struct {
 }
 
 func layerFromFlags(fs *flag.FlagSet, v *flagValues) connLayer {
-	l := connLayer{name: "flag"}
-	set := func(name string) bool { return fs.Changed(name) }
-	if set("redis") {
-		l.url = &v.url
+	return connLayer{
+		name: "flag", url: ifSet(fs, "redis", &v.url), host: ifSet(fs, "host", &v.host),
+		socket: ifSet(fs, "socket", &v.socket), user: ifSet(fs, "user", &v.user),
+		password: ifSet(fs, "password", &v.password), port: ifSet(fs, "port", &v.port), db: ifSet(fs, "db", &v.db),
 	}
-	if set("host") {
-		l.host = &v.host
+}
+
+// ifSet returns v when the flag was given, nil otherwise: a default is not a setting.
+func ifSet[T any](fs *flag.FlagSet, name string, v *T) *T {
+	if fs.Changed(name) {
+		return v
 	}
-	if set("socket") {
-		l.socket = &v.socket
-	}
-	if set("user") {
-		l.user = &v.user
-	}
-	if set("password") {
-		l.password = &v.password
-	}
-	if set("port") {
-		l.port = &v.port
-	}
-	if set("db") {
-		l.db = &v.db
-	}
-	return l
+	return nil
 }
 
 // layerFromEnv reads REDIS_URL and QuFLX's REDIS_HOST, REDIS_PORT, REDIS_DB,

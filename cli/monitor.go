@@ -48,7 +48,7 @@ func runMonitor(ctx context.Context, cfg Config, out io.Writer, extra func() str
 	fmt.Fprintf(out, "quflx-tui: watching %s (read-only); Ctrl-C to stop\n", client.Endpoint())
 	ticker := time.NewTicker(cfg.PollInterval)
 	defer ticker.Stop()
-	var lastOK time.Time = time.Now()
+	lastOK := time.Now()
 	for {
 		select {
 		case <-ctx.Done():

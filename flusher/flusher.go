@@ -148,8 +148,9 @@ type Flusher struct {
 	stats    Stats
 	phase    string // starting, running, stopped
 	writing  bool
-	claimErr bool // the last claim failed
-	writeErr bool // the last write failed
+	claimErr bool  // the last claim failed
+	writeErr bool  // the last write failed
+	buffered int64 // ticks in the buffers at the last LLEN poll, for the status's backlog
 }
 
 // New returns a flusher writing to st. rc must be allowed to write (the flusher claims
@@ -240,6 +241,7 @@ func (f *Flusher) Run(ctx context.Context) error {
 	if err := f.writeAll(final); err != nil {
 		f.failed(&f.writeErr, err)
 	}
+	f.longBuffers(final) // what the last claim left behind, for the last status
 	f.mu.Lock()
 	f.phase, f.stats.NextFlush = StateStopped, time.Time{}
 	f.mu.Unlock()
@@ -380,11 +382,16 @@ func (f *Flusher) longBuffers(ctx context.Context) []string {
 		return nil // a dead server shows in the next claim
 	}
 	var due []string
+	var total int64
 	for i, k := range keys {
+		total += lens[i]
 		if lens[i] >= int64(f.opts.HighWater) {
 			due = append(due, k)
 		}
 	}
+	f.mu.Lock()
+	f.buffered = total
+	f.mu.Unlock()
 	return due
 }
 

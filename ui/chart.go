@@ -36,7 +36,7 @@ const (
 var timeframeNames = []string{"1m", "5m", "15m", "1h", "4h"}
 
 // title is the chart box's title: asset, the timeframe tabs, the history's source.
-func (c *chart) title(t *Theme, w int) string {
+func (c *chart) title(t *Theme) string {
 	var sb strings.Builder
 	if c.asset == "" {
 		sb.WriteString(t.Title.Render("Chart"))
@@ -64,7 +64,7 @@ func (c *chart) title(t *Theme, w int) string {
 func (c *chart) render(t *Theme, focused bool, w, h int) string {
 	innerW, innerH := w-2, h-2
 	lines := c.plot(t, innerW, innerH)
-	return box(t, focused, c.title(t, innerW), lines, w, h)
+	return box(t, focused, c.title(t), lines, w, h)
 }
 
 // plot returns the chart's lines: candles with a price axis on the right, the last price
