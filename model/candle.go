@@ -109,7 +109,9 @@ func NewCandleBuilder(tf Timeframe, keep int) *CandleBuilder {
 	if keep <= 0 {
 		keep = DefaultKeepCandles
 	}
-	return &CandleBuilder{tf: tf, keep: keep, slots: make([]slot, 0, 2*keep)}
+	// Room grows with use: an asset that sends three ticks (or a junk name that got in)
+	// must not cost a thousand slots per timeframe up front.
+	return &CandleBuilder{tf: tf, keep: keep, slots: make([]slot, 0, min(2*keep, 8))}
 }
 
 // Timeframe returns the builder's timeframe.
@@ -188,6 +190,12 @@ func (s *slot) apply(t Tick) {
 }
 
 func (b *CandleBuilder) appendSlot(s slot) {
+	if len(b.slots) == cap(b.slots) && cap(b.slots) < 2*b.keep {
+		// Grow by doubling, but never past the 2 x keep that trim works within.
+		grown := make([]slot, len(b.slots), min(2*cap(b.slots), 2*b.keep))
+		copy(grown, b.slots)
+		b.slots = grown
+	}
 	b.slots = append(b.slots, s)
 	b.trim()
 }

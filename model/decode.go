@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"time"
-	"unicode/utf8"
 	"unsafe"
 )
 
@@ -20,6 +19,9 @@ var (
 	ErrBadTimestamp    = errors.New("unusable timestamp")
 	ErrFutureTimestamp = errors.New("timestamp in the future")
 	ErrNoAsset         = errors.New("no asset")
+	// ErrBadAsset is an asset name no feed would use: control characters (a terminal
+	// would act on them), invalid UTF-8, over 64 bytes.
+	ErrBadAsset = errors.New("implausible asset name")
 )
 
 // DecodeError says why a payload was rejected.
@@ -73,6 +75,7 @@ type payloadFields struct {
 	asset, timestamp           token
 	price, close, quote, value token
 	open, high, low, volume    token
+	timeframe, isClosed        token // QuFLX v2 candles
 }
 
 // Decode parses one payload. fallbackAsset names the asset when the payload has none (it
@@ -110,6 +113,10 @@ func (d *Decoder) Decode(payload []byte, fallbackAsset string, now int64) (Tick,
 			f.low = v
 		case "volume":
 			f.volume = v
+		case "timeframe":
+			f.timeframe = v
+		case "is_closed":
+			f.isClosed = v
 		}
 	})
 	if !ok {
@@ -285,8 +292,8 @@ func (d *Decoder) asset(b []byte, t token, fallback string) (string, error) {
 			raw = unescape(buf[:0], raw)
 		}
 		if len(raw) > 0 {
-			if len(raw) > maxAssetLen || !utf8.Valid(raw) {
-				return "", decodeErr(ErrNoAsset, "asset %q is not a plausible name", truncate(raw, 40))
+			if why := PlausibleAsset(unsafeString(raw)); why != "" {
+				return "", decodeErr(ErrBadAsset, "asset %q %s", truncate(raw, 40), why)
 			}
 			return d.intern(raw), nil
 		}
@@ -295,6 +302,10 @@ func (d *Decoder) asset(b []byte, t token, fallback string) (string, error) {
 	}
 	if fallback == "" {
 		return "", decodeErr(ErrNoAsset, "no asset in payload, key or channel")
+	}
+	// The key or channel name is anyone's choice too.
+	if why := PlausibleAsset(fallback); why != "" {
+		return "", decodeErr(ErrBadAsset, "asset %q (from the key or channel) %s", truncate([]byte(fallback), 40), why)
 	}
 	return fallback, nil
 }
@@ -343,8 +354,18 @@ func (d *Decoder) candleFields(b []byte, f *payloadFields, t *Tick) error {
 		t.Volume = v
 	}
 	t.Kind = KindCandle
+	// v2's period and finality are informative: a wrong one is ignored, not fatal.
+	if f.timeframe.kind == tokString && !f.timeframe.escaped {
+		if tf, err := ParseTimeframe(unsafeString(b[f.timeframe.start:f.timeframe.end])); err == nil {
+			t.Timeframe = tf
+		}
+	}
+	t.Closed = f.isClosed.kind == tokTrue
 	return nil
 }
+
+// unsafeString views b as a string without copying, for a check that does not keep it.
+func unsafeString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 func truncate(b []byte, n int) string {
 	if len(b) <= n {

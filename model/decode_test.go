@@ -50,6 +50,14 @@ func TestDecodeAcceptsEveryWireShape(t *testing.T) {
 		{"duplicate key: last wins", `{"asset":"A","price":1,"price":2,"timestamp":1729760400}`, "", Tick{Asset: "A", Price: 2, UnixMicro: 1729760400000000}},
 		{"float seconds with microseconds", `{"asset":"A","price":1.1,"timestamp":1752960407.177123}`, "", Tick{Asset: "A", Price: 1.1, UnixMicro: 1752960407177123}},
 		{"exponent price", `{"asset":"A","price":1.5e2,"timestamp":1729760400}`, "", Tick{Asset: "A", Price: 150, UnixMicro: 1729760400000000}},
+		// QuFLX v2 on market_data: the asset only in the payload, float seconds, a source.
+		{"v2 tick", `{"timestamp": 1678886400.123, "asset": "EURUSD", "price": 1.0543, "source": "pocketoption"}`, "",
+			Tick{Asset: "EURUSD", Price: 1.0543, UnixMicro: 1678886400123000}},
+		{"v2 closed candle", `{"timestamp": 1678886400, "asset": "EURUSD", "open": 1.05, "high": 1.06, "low": 1.04, "close": 1.055, "volume": 12, "timeframe": "1m", "is_closed": true}`, "",
+			Tick{Asset: "EURUSD", Price: 1.055, UnixMicro: 1678886400000000, Kind: KindCandle, Open: 1.05, High: 1.06, Low: 1.04,
+				Volume: 12, Timeframe: TF1m, Closed: true}},
+		{"v2 open candle, odd timeframe ignored", `{"timestamp": 1678886400, "asset": "EURUSD", "open": 1.05, "high": 1.06, "low": 1.04, "close": 1.055, "timeframe": "7x", "is_closed": false}`, "",
+			Tick{Asset: "EURUSD", Price: 1.055, UnixMicro: 1678886400000000, Kind: KindCandle, Open: 1.05, High: 1.06, Low: 1.04}},
 	}
 	var d Decoder
 	for _, c := range cases {
@@ -109,7 +117,11 @@ func TestDecodeRejectsBadInputWithTypedErrors(t *testing.T) {
 		{"future timestamp", `{"asset":"A","price":1.1,"timestamp":` + future + `}`, ErrFutureTimestamp},
 		{"no asset anywhere", `{"price":1.1,"timestamp":1729760400}`, ErrNoAsset},
 		{"numeric asset", `{"asset":42,"price":1.1,"timestamp":1729760400}`, ErrNoAsset},
-		{"absurd asset", `{"asset":"` + strings.Repeat("A", 100) + `","price":1.1,"timestamp":1729760400}`, ErrNoAsset},
+		{"absurd asset", `{"asset":"` + strings.Repeat("A", 100) + `","price":1.1,"timestamp":1729760400}`, ErrBadAsset},
+		{"window title in the asset", `{"asset":"\u001b]0;pwned\u0007EURUSD","price":1.1,"timestamp":1729760400}`, ErrBadAsset},
+		{"raw escape byte in a string", "{\"asset\":\"\x1b[2J\",\"price\":1.1,\"timestamp\":1729760400}", ErrNotJSON},
+		{"C1 CSI in the asset", `{"asset":"a\u009b31m","price":1.1,"timestamp":1729760400}`, ErrBadAsset},
+		{"DEL in the asset", `{"asset":"a\u007f","price":1.1,"timestamp":1729760400}`, ErrBadAsset},
 		{"1 MB string", `{"asset":"A","price":1.1,"timestamp":1729760400,"x":"` + strings.Repeat("x", 1<<20) + `"}`, ErrTooLarge},
 	}
 	var d Decoder
@@ -247,5 +259,15 @@ func BenchmarkDecode(b *testing.B) {
 		if _, err := d.Decode(payload, "", nowUs); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// An asset taken from the key or channel name is checked like one in the payload: the
+// name of a channel is anyone's choice.
+func TestFallbackAssetWithControlCharactersIsRejected(t *testing.T) {
+	var d Decoder
+	_, err := d.DecodeString(`{"price":1.1,"timestamp":1729760400}`, "\x1b[2J\x1b]0;pwned\x07", 0)
+	if !errors.Is(err, ErrBadAsset) || strings.ContainsRune(err.Error(), 0x1b) {
+		t.Fatalf("err = %q", err)
 	}
 }

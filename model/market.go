@@ -2,6 +2,7 @@ package model
 
 import (
 	"bytes"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -13,7 +14,7 @@ type MarketOptions struct {
 	SparkSeconds int           // seconds of price history per asset for sparklines (default 120)
 	KeepCandles  int           // candles kept per asset and timeframe (default 500)
 	RateWindow   time.Duration // window of the ticks/s figure (default 5 s)
-	MaxArrivals  int           // tick timestamps kept between two TakeArrivals (default 8192)
+	MaxArrivals  int           // newest tick timestamps kept for latency readers (default 8192)
 }
 
 // Market aggregates the ticks of every asset: last and first price, rate, a per-second
@@ -25,9 +26,10 @@ type Market struct {
 	opts     MarketOptions
 	series   map[string]*series
 	version  uint64
-	arrivals []int64 // event times of ticks since the last TakeArrivals
-	sampled  int64   // arrivals not kept because the buffer was full
+	arrivals []int64 // event times of the newest ticks, a ring indexed by total
+	taken    int64   // TakeArrivals' cursor
 	total    int64
+	changes  []chan struct{} // one-slot wake-ups of the displays (Changes)
 }
 
 type series struct {
@@ -100,18 +102,61 @@ func (m *Market) Add(t Tick, arrival int64) {
 	if s.ticks <= 64 || s.ticks%1024 == 0 {
 		s.decimals = max(s.decimals, decimalsOf(t.Price))
 	}
-	if len(m.arrivals) < m.opts.MaxArrivals {
-		m.arrivals = append(m.arrivals, t.UnixMicro)
-	} else {
-		// Keep a spread sample of a burst rather than only its start.
-		m.arrivals[m.total%int64(m.opts.MaxArrivals)] = t.UnixMicro
-		m.sampled++
+	if m.arrivals == nil {
+		m.arrivals = make([]int64, m.opts.MaxArrivals)
 	}
+	m.arrivals[m.total%int64(len(m.arrivals))] = t.UnixMicro
 	m.total++
 	m.version++
+	m.wakeLocked()
+}
+
+// wakeLocked wakes the displays. A full slot means the display has not looked yet: no
+// send, no wake-up. So a display wakes at most once a frame however fast ticks come.
+func (m *Market) wakeLocked() {
+	for _, ch := range m.changes {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Nudge wakes the displays as Add does, for ticks that are on their way: a reader that
+// holds ticks until a display asks for them says so.
+func (m *Market) Nudge() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.wakeLocked()
+}
+
+// Changes returns a channel that receives when ticks were added since it was last read
+// (one slot: a wake-up, not a count), and a function that stops it. A display repaints
+// when it fires instead of on a fixed clock.
+func (m *Market) Changes() (<-chan struct{}, func()) {
+	ch := make(chan struct{}, 1)
+	m.mu.Lock()
+	m.changes = append(m.changes, ch)
+	m.mu.Unlock()
+	return ch, func() {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		m.changes = slices.DeleteFunc(m.changes, func(c chan struct{}) bool { return c == ch })
+	}
+}
+
+// Displays counts the wake-ups handed out by Changes and not stopped yet: one per
+// display watching the market.
+func (m *Market) Displays() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.changes)
 }
 
 // decimalsOf counts the decimals of p's shortest representation, up to 8.
+// PriceDecimals is how many decimals a price is written with (its shortest exact form).
+func PriceDecimals(p float64) int { return decimalsOf(p) }
+
 func decimalsOf(p float64) int {
 	var buf [32]byte
 	s := strconv.AppendFloat(buf[:0], p, 'f', -1, 64)
@@ -135,6 +180,18 @@ func (m *Market) Total() int64 {
 	return m.total
 }
 
+// Last returns asset's last tick, ok false when it has none: a cheap look-up for whoever
+// watches a few assets' prices (alert rules) at any rate.
+func (m *Market) Last(asset string) (t Tick, ok bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s := m.series[asset]
+	if s == nil || s.ticks == 0 {
+		return Tick{}, false
+	}
+	return s.last, true
+}
+
 // AssetView is what a display shows of one asset.
 type AssetView struct {
 	Asset       string
@@ -146,6 +203,22 @@ type AssetView struct {
 	Arrival     time.Time // of the last tick
 	Decimals    int
 	Spark       []float64 // closes of the last seconds, oldest first, then the current price
+}
+
+// LastTicks puts each asset's newest tick into dst (cleared first) and returns it.
+func (m *Market) LastTicks(dst map[string]Tick) map[string]Tick {
+	if dst == nil {
+		dst = map[string]Tick{}
+	}
+	clear(dst)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for name, s := range m.series {
+		if s.ticks > 0 {
+			dst[name] = s.last
+		}
+	}
+	return dst
 }
 
 // Views appends a view of every asset, sorted by name, to dst, reusing its spark slices.
@@ -181,6 +254,26 @@ func (m *Market) Views(now int64, dst []AssetView) []AssetView {
 	return dst
 }
 
+// Prune drops the assets whose last tick arrived before idleSince (Unix µs), except those
+// keep says to keep, and returns them: an asset that stopped trading (or a junk name) must
+// not hold memory all day.
+func (m *Market) Prune(idleSince int64, keep func(asset string) bool) []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var dropped []string
+	for name, s := range m.series {
+		if s.arrival < idleSince && (keep == nil || !keep(name)) {
+			delete(m.series, name)
+			dropped = append(dropped, name)
+		}
+	}
+	if len(dropped) > 0 {
+		m.version++
+	}
+	sort.Strings(dropped)
+	return dropped
+}
+
 // Candles appends asset's candles at tf, oldest first, to dst.
 func (m *Market) Candles(asset string, tf Timeframe, dst []Candle) []Candle {
 	m.mu.Lock()
@@ -210,14 +303,33 @@ func (m *Market) Seed(asset string, tf Timeframe, history []Candle) {
 	m.version++
 }
 
-// TakeArrivals appends the event times (Unix µs) of the ticks added since the last call
-// to dst, and forgets them: a display measures publish-to-screen latency with them. A burst
-// beyond MaxArrivals is sampled; sampled says how many were left out.
+// ArrivalsSince appends to dst the event times (Unix µs) of the ticks added after the
+// first from ticks, and returns the count to pass next time: each display keeps its own
+// cursor, so several can share one market. Beyond the newest MaxArrivals only the newest
+// are kept; missed says how many older ones were left out.
+func (m *Market) ArrivalsSince(from int64, dst []int64) (out []int64, next, missed int64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.arrivalsSinceLocked(from, dst)
+}
+
+func (m *Market) arrivalsSinceLocked(from int64, dst []int64) (out []int64, next, missed int64) {
+	from = min(max(from, 0), m.total)
+	if kept := int64(len(m.arrivals)); m.total-from > kept {
+		missed = m.total - from - kept
+		from = m.total - kept
+	}
+	for i := from; i < m.total; i++ {
+		dst = append(dst, m.arrivals[i%int64(len(m.arrivals))])
+	}
+	return dst, m.total, missed
+}
+
+// TakeArrivals is ArrivalsSince for a market with a single display, which keeps the
+// cursor here.
 func (m *Market) TakeArrivals(dst []int64) (out []int64, sampled int64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	dst = append(dst, m.arrivals...)
-	sampled = m.sampled
-	m.arrivals, m.sampled = m.arrivals[:0], 0
+	dst, m.taken, sampled = m.arrivalsSinceLocked(m.taken, dst)
 	return dst, sampled
 }

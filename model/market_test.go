@@ -1,6 +1,8 @@
 package model
 
 import (
+	"fmt"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -55,7 +57,7 @@ func TestMarketAggregates(t *testing.T) {
 	}
 }
 
-func TestMarketSamplesABurstAndSeeds(t *testing.T) {
+func TestMarketKeepsTheNewestOfABurstAndSeeds(t *testing.T) {
 	m := NewMarket(MarketOptions{MaxArrivals: 100})
 	base := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC).UnixMicro()
 	for i := range int64(100_000) {
@@ -65,7 +67,7 @@ func TestMarketSamplesABurstAndSeeds(t *testing.T) {
 	if len(arr) != 100 || sampled != 99_900 {
 		t.Fatalf("arrivals %d sampled %d", len(arr), sampled)
 	}
-	// The sample spans the burst, not only its start.
+	// The newest of the burst are kept, not its start.
 	lastSeen := int64(0)
 	for _, a := range arr {
 		lastSeen = max(lastSeen, a)
@@ -113,5 +115,86 @@ func BenchmarkMarketAdd(b *testing.B) {
 	for b.Loop() {
 		m.Add(Tick{Asset: "EURUSD_otc", Price: 1.08 + float64(i%100)/1e5, UnixMicro: base + i}, base+i)
 		i++
+	}
+}
+
+func TestPruneDropsIdleAssets(t *testing.T) {
+	m := NewMarket(MarketOptions{})
+	m.Add(Tick{Asset: "OLD", Price: 1, UnixMicro: 1e15}, 1000)
+	m.Add(Tick{Asset: "NAMED", Price: 1, UnixMicro: 1e15}, 1000)
+	m.Add(Tick{Asset: "NEW", Price: 1, UnixMicro: 1e15}, 5000)
+	dropped := m.Prune(2000, func(a string) bool { return a == "NAMED" })
+	if len(dropped) != 1 || dropped[0] != "OLD" {
+		t.Fatalf("dropped %v", dropped)
+	}
+	var names []string
+	for _, v := range m.Views(0, nil) {
+		names = append(names, v.Asset)
+	}
+	if len(names) != 2 || names[0] != "NAMED" || names[1] != "NEW" {
+		t.Fatalf("left %v", names)
+	}
+}
+
+// Each asset costs little until it trades: 20,000 names seen once must not take the
+// gigabytes that preallocated candle slots did (6.6 GB allocated in the report).
+func TestAnAssetCostsLittleUntilItTrades(t *testing.T) {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	m := NewMarket(MarketOptions{})
+	for i := range 20_000 {
+		m.Add(Tick{Asset: fmt.Sprintf("junk%d", i), Price: 1, UnixMicro: 1e15}, 1)
+	}
+	runtime.ReadMemStats(&after)
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 500<<20 {
+		t.Fatalf("20,000 one-tick assets allocated %d MB", alloc>>20)
+	}
+}
+
+// Several displays share one market: each reads the arrivals after its own cursor, and
+// each has its own wake-up, which fires once however many ticks came.
+func TestMarketServesSeveralDisplays(t *testing.T) {
+	m := NewMarket(MarketOptions{MaxArrivals: 10})
+	a, stopA := m.Changes()
+	b, stopB := m.Changes()
+	defer stopA()
+	for i := range int64(4) {
+		m.Add(Tick{Asset: "A", Price: 1, UnixMicro: 100 + i}, 100+i)
+	}
+	for name, ch := range map[string]<-chan struct{}{"a": a, "b": b} {
+		select {
+		case <-ch:
+		default:
+			t.Fatalf("display %s not woken", name)
+		}
+		select {
+		case <-ch:
+			t.Fatalf("display %s woken twice for one look", name)
+		default:
+		}
+	}
+	stopB()
+	m.Add(Tick{Asset: "A", Price: 1, UnixMicro: 104}, 104)
+	select {
+	case <-b:
+		t.Fatal("a stopped display is still woken")
+	default:
+	}
+
+	first, next, missed := m.ArrivalsSince(0, nil)
+	if len(first) != 5 || next != 5 || missed != 0 || first[0] != 100 || first[4] != 104 {
+		t.Fatalf("first display: %v next %d missed %d", first, next, missed)
+	}
+	second, _, _ := m.ArrivalsSince(3, nil)
+	if len(second) != 2 || second[0] != 103 {
+		t.Fatalf("second display: %v", second)
+	}
+	for i := range int64(20) {
+		m.Add(Tick{Asset: "A", Price: 1, UnixMicro: 200 + i}, 200+i)
+	}
+	late, next, missed := m.ArrivalsSince(next, nil)
+	if len(late) != 10 || missed != 10 || next != 25 || late[0] != 210 || late[9] != 219 {
+		t.Fatalf("a display behind by more than the ring: %v next %d missed %d", late, next, missed)
 	}
 }

@@ -29,6 +29,24 @@ const (
 // most once (required is checked by the caller that needs it), and two placeholders may
 // not touch, since nothing could tell where one ends.
 func ParseKeyPattern(s string) (KeyPattern, error) {
+	p, err := parsePattern(s)
+	if err == nil && !p.HasAsset() {
+		return KeyPattern{}, fmt.Errorf("key pattern %q has no {asset}", s)
+	}
+	return p, err
+}
+
+// ParseChannelPattern parses a channel pattern, which, unlike a key pattern, may lack
+// {asset}: QuFLX v2 publishes every asset on one channel ("market_data") and names the
+// asset in the payload only. Such a channel is subscribed by name, not as a glob.
+func ParseChannelPattern(s string) (KeyPattern, error) {
+	if s == "" {
+		return KeyPattern{}, fmt.Errorf("channel pattern is empty")
+	}
+	return parsePattern(s)
+}
+
+func parsePattern(s string) (KeyPattern, error) {
 	p := KeyPattern{raw: s}
 	rest := s
 	seen := map[string]bool{}
@@ -55,9 +73,6 @@ func ParseKeyPattern(s string) (KeyPattern, error) {
 		p.parts = append(p.parts, patternPart{isVar: true, name: name})
 		rest = rest[i+len(name)+2:]
 	}
-	if !seen[VarAsset] {
-		return KeyPattern{}, fmt.Errorf("key pattern %q has no {asset}", s)
-	}
 	return p, nil
 }
 
@@ -70,8 +85,28 @@ func MustKeyPattern(s string) KeyPattern {
 	return p
 }
 
+// MustChannelPattern is ParseChannelPattern for patterns known to be valid.
+func MustChannelPattern(s string) KeyPattern {
+	p, err := ParseChannelPattern(s)
+	if err != nil {
+		panic(err)
+	}
+	return p
+}
+
 // String returns the pattern as written.
 func (p KeyPattern) String() string { return p.raw }
+
+// HasAsset reports whether the pattern has an {asset} placeholder (a channel pattern may
+// not: then the asset comes from each payload).
+func (p KeyPattern) HasAsset() bool {
+	for _, part := range p.parts {
+		if part.isVar && part.name == VarAsset {
+			return true
+		}
+	}
+	return false
+}
 
 // HasTimeframe reports whether the pattern has a {timeframe} placeholder.
 func (p KeyPattern) HasTimeframe() bool {

@@ -204,3 +204,46 @@ func (h *LatencyHistogram) Summary() LatencySummary {
 		Max:   h.Max(),
 	}
 }
+
+// LatencyWindow describes latency now: the values of the last 10 to 20 seconds, kept as
+// two halves of which the older is dropped as a new one starts.
+type LatencyWindow struct {
+	cur, prev LatencyHistogram
+	start     time.Time // of cur
+}
+
+// latencyHalf is the length of each half of a LatencyWindow.
+const latencyHalf = 10 * time.Second
+
+// Record notes a latency seen at now.
+func (w *LatencyWindow) Record(now time.Time, d time.Duration) {
+	if now.Sub(w.start) > latencyHalf {
+		w.prev, w.start = w.cur, now
+		w.cur.Reset()
+	}
+	w.cur.Record(d)
+}
+
+// RecordPublished notes the latency at now of ticks published at the given times (Unix
+// µs), in the window and, when set, in all. A latency below zero or over a minute is a
+// clock problem (the producer's and ours disagree), not a sample.
+func (w *LatencyWindow) RecordPublished(now time.Time, published []int64, all *LatencyHistogram) {
+	nowUs := now.UnixMicro()
+	for _, ts := range published {
+		if d := nowUs - ts; d >= 0 && d < 60e6 {
+			lat := time.Duration(d) * time.Microsecond
+			w.Record(now, lat)
+			if all != nil {
+				all.Record(lat)
+			}
+		}
+	}
+}
+
+// Summary describes the window.
+func (w *LatencyWindow) Summary() LatencySummary {
+	var h LatencyHistogram
+	h.Merge(&w.prev)
+	h.Merge(&w.cur)
+	return h.Summary()
+}

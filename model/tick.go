@@ -26,9 +26,13 @@ type Tick struct {
 	Price     float64
 	UnixMicro int64
 	Kind      TickKind
+	// Closed and Timeframe: a QuFLX v2 candle says its period ("timeframe": "1m") and
+	// whether it is final ("is_closed"); zero when the payload did not.
+	Closed bool
 	// Set only for KindCandle.
 	Open, High, Low float64
 	Volume          float64
+	Timeframe       Timeframe
 }
 
 // Time returns the tick's timestamp as a time.Time in UTC.
