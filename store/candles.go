@@ -29,11 +29,12 @@ type minuteSource interface {
 	minuteRows(ctx context.Context, asset string, from, to int64) ([]minuteRow, error)
 }
 
-// readCandles returns the newest limit candles of asset at tf, oldest first. It reads only
-// the 1-minute rows of the buckets it returns: it finds the newest row, reads the window of
+// readCandles returns the newest limit candles of asset at tf that start before before
+// (Unix seconds; math.MaxInt64 for the newest of all), oldest first. It reads only the
+// 1-minute rows of the buckets it returns: it finds the newest row, reads the window of
 // the limit buckets ending there, and, if gaps left that window short, repeats from the
 // newest row before it.
-func readCandles(ctx context.Context, src minuteSource, asset string, tf model.Timeframe, limit int) ([]model.Candle, error) {
+func readCandles(ctx context.Context, src minuteSource, asset string, tf model.Timeframe, before int64, limit int) ([]model.Candle, error) {
 	if tf <= 0 || tf%model.TF1m != 0 {
 		return nil, fmt.Errorf("store: candles: timeframe %v is not a whole number of minutes", tf)
 	}
@@ -43,7 +44,11 @@ func readCandles(ctx context.Context, src minuteSource, asset string, tf model.T
 	width := int64(tf)
 	var windows [][]model.Candle // newest window first
 	got := 0
-	before := int64(math.MaxInt64)
+	if before != math.MaxInt64 {
+		// A bucket that starts before before may hold minutes after it: none of it is
+		// wanted (the caller has that bucket), so the search starts at its start.
+		before = floorDiv(before, width) * width
+	}
 	for got < limit {
 		latest, ok, err := src.latestMinuteBefore(ctx, asset, before)
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+
 	"github.com/quflx/quflx-tui/model"
 	"github.com/quflx/quflx-tui/store"
 	"github.com/quflx/quflx-tui/store/storetest"

@@ -58,6 +58,11 @@ var postgresSchema = struct{ ticks, candles, deadLetters, deadLettersKey string 
 // QuFLX readers keep working; QuFLX's own writer does not, as its ON CONFLICT (pair,
 // timestamp) no longer has a matching key (it was the bug).
 func migratePostgres(ctx context.Context, pool *pgxpool.Pool) error {
+	// A current schema needs no lock and no transaction.
+	var version int
+	if err := pool.QueryRow(ctx, `SELECT COALESCE((SELECT MAX(version) FROM quflx_schema_version), 0)`).Scan(&version); err == nil && version >= schemaVersion {
+		return nil
+	}
 	tx, err := pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("store: migrate postgres: begin: %w", err)
@@ -70,11 +75,10 @@ func migratePostgres(ctx context.Context, pool *pgxpool.Pool) error {
 		version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
 		return fmt.Errorf("store: migrate postgres: version table: %w", err)
 	}
-	var version int
 	if err := tx.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM quflx_schema_version`).Scan(&version); err != nil {
 		return fmt.Errorf("store: migrate postgres: read version: %w", err)
 	}
-	if version < schemaVersion {
+	if version < 1 {
 		if err := migratePostgresTicks(ctx, tx); err != nil {
 			return fmt.Errorf("store: migrate postgres: historical_ticks: %w", err)
 		}
@@ -86,6 +90,15 @@ func migratePostgres(ctx context.Context, pool *pgxpool.Pool) error {
 				return fmt.Errorf("store: migrate postgres: dead_letters: %w", err)
 			}
 		}
+	}
+	if version < 2 {
+		for _, stmt := range postgresV2 {
+			if _, err := tx.Exec(ctx, stmt); err != nil {
+				return fmt.Errorf("store: migrate postgres to version 2: %.60s: %w", stmt, err)
+			}
+		}
+	}
+	if version < schemaVersion {
 		if _, err := tx.Exec(ctx, `INSERT INTO quflx_schema_version (version) VALUES ($1)`, schemaVersion); err != nil {
 			return fmt.Errorf("store: migrate postgres: record version: %w", err)
 		}
@@ -94,6 +107,21 @@ func migratePostgres(ctx context.Context, pool *pgxpool.Pool) error {
 		return fmt.Errorf("store: migrate postgres: commit: %w", err)
 	}
 	return nil
+}
+
+// postgresV2 counts dead-letter occurrences and records each flusher claim's progress.
+var postgresV2 = []string{
+	`ALTER TABLE dead_letters ADD COLUMN IF NOT EXISTS occurrences bigint NOT NULL DEFAULT 1`,
+	`ALTER TABLE dead_letters ADD COLUMN IF NOT EXISTS first_seen timestamptz`,
+	`ALTER TABLE dead_letters ADD COLUMN IF NOT EXISTS last_seen timestamptz`,
+	`UPDATE dead_letters SET first_seen = created_at WHERE first_seen IS NULL`,
+	`UPDATE dead_letters SET last_seen = created_at WHERE last_seen IS NULL`,
+	`CREATE TABLE IF NOT EXISTS quflx_claim_progress (
+	claim_id text PRIMARY KEY,
+	committed bigint NOT NULL,
+	updated_at timestamptz NOT NULL DEFAULT now()
+)`,
+	`CREATE INDEX IF NOT EXISTS quflx_claim_progress_updated_at ON quflx_claim_progress (updated_at)`,
 }
 
 func migratePostgresTicks(ctx context.Context, tx pgx.Tx) error {

@@ -248,10 +248,11 @@ func newCandleRow(c model.Candle) (candleRow, error) {
 	return r, nil
 }
 
-// deadRow is a dead letter as stored.
+// deadRow is a dead letter as stored: one per (asset, payload hash) of a batch.
 type deadRow struct {
 	asset, payload, reason, sha string
-	at                          time.Time
+	first, last                 time.Time
+	count                       int64
 }
 
 // Limits on what a dead letter keeps: it is bad input by definition (a 1 MB junk string is
@@ -262,31 +263,57 @@ const (
 	maxDeadReason  = 1 << 10
 )
 
-// prepareDead turns dead letters into storable rows, dropping repeats of a key. Text is made
-// valid UTF-8 without NUL bytes, which PostgreSQL would refuse and so block every later flush.
-func prepareDead(dead []DeadLetter, now time.Time) []deadRow {
+// prepareDead folds dead letters into storable rows, one per (asset, payload hash) with
+// the number of entries it stands for, and returns the total of those. Text is made valid
+// UTF-8 without NUL bytes, which PostgreSQL would refuse and so block every later flush.
+func prepareDead(dead []DeadLetter, now time.Time) ([]deadRow, int64) {
 	out := make([]deadRow, 0, len(dead))
-	seen := make(map[[2]string]struct{}, len(dead))
+	at := make(map[[2]string]int, len(dead))
+	var total int64
 	for _, d := range dead {
-		sum := sha256.Sum256([]byte(d.Payload))
-		r := deadRow{
-			asset:   truncate(cleanText(d.Asset), maxAssetLen),
-			payload: truncate(cleanText(d.Payload), maxDeadPayload),
-			reason:  truncate(cleanText(d.Reason), maxDeadReason),
-			sha:     hex.EncodeToString(sum[:]),
-			at:      d.At.UTC(),
+		sha := d.SHA256
+		if sha == "" {
+			sum := sha256.Sum256([]byte(d.Payload))
+			sha = hex.EncodeToString(sum[:])
 		}
+		seen := d.At.UTC()
 		if d.At.IsZero() {
-			r.at = now.UTC()
+			seen = now.UTC()
 		}
-		k := [2]string{r.asset, r.sha}
-		if _, dup := seen[k]; dup {
+		count := max(d.Count, 1)
+		total += count
+		asset := truncate(cleanText(d.Asset), maxAssetLen)
+		k := [2]string{asset, sha}
+		if i, dup := at[k]; dup {
+			r := &out[i]
+			r.count += count
+			r.first, r.last = minTime(r.first, seen), maxTime(r.last, seen)
 			continue
 		}
-		seen[k] = struct{}{}
-		out = append(out, r)
+		at[k] = len(out)
+		out = append(out, deadRow{
+			asset:   asset,
+			payload: truncate(cleanText(d.Payload), maxDeadPayload),
+			reason:  truncate(cleanText(d.Reason), maxDeadReason),
+			sha:     sha,
+			first:   seen, last: seen, count: count,
+		})
 	}
-	return out
+	return out, total
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 func cleanText(s string) string {

@@ -219,16 +219,23 @@ func TestRedactDSN(t *testing.T) {
 func TestPrepareDead(t *testing.T) {
 	at := time.Date(2025, 7, 20, 0, 0, 0, 0, time.UTC)
 	big := strings.Repeat("é", maxDeadPayload) // two bytes a rune: cut mid-way
-	rows := prepareDead([]DeadLetter{
+	rows, total := prepareDead([]DeadLetter{
 		{Asset: "A", Payload: "not json", Reason: "x"},
-		{Asset: "A", Payload: "not json", Reason: "resent"}, // same key
+		{Asset: "A", Payload: "not json", Reason: "resent", At: at.Add(time.Second), Count: 3}, // same key
 		{Asset: "B\x00", Payload: "\xff\x00", Reason: "binary", At: at},
 		{Asset: "A", Payload: big, Reason: "big"},
+		{Asset: "A", Payload: "cut", Reason: "oversize", SHA256: strings.Repeat("ab", 32)},
 	}, at)
-	if len(rows) != 3 {
-		t.Fatalf("got %d rows, want 3", len(rows))
+	if len(rows) != 4 || total != 7 {
+		t.Fatalf("got %d rows standing for %d entries, want 4 for 7", len(rows), total)
 	}
-	if r := rows[1]; r.asset != "B\uFFFD" || r.payload != "\uFFFD\uFFFD" || !r.at.Equal(at) {
+	if r := rows[0]; r.count != 4 || !r.first.Equal(at) || !r.last.Equal(at.Add(time.Second)) {
+		t.Errorf("repeated dead letter folded into %+v, want 4 occurrences over one second", r)
+	}
+	if r := rows[3]; r.sha != strings.Repeat("ab", 32) {
+		t.Errorf("a given hash is kept: got %q", r.sha)
+	}
+	if r := rows[1]; r.asset != "B\uFFFD" || r.payload != "\uFFFD\uFFFD" || !r.first.Equal(at) {
 		t.Errorf("binary dead letter stored as %+v", r)
 	}
 	if r := rows[2]; len(r.payload) > maxDeadPayload || !strings.HasPrefix(big, r.payload) || len(r.sha) != 64 {

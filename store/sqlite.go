@@ -5,13 +5,16 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
+	"modernc.org/sqlite" // registers the "sqlite" driver
+	sqlite3 "modernc.org/sqlite/lib"
+
 	"github.com/quflx/quflx-tui/model"
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
 // Rows per multi-row statement: powers of two (see chunkSizes) that keep every statement far
@@ -19,12 +22,16 @@ import (
 const (
 	sqliteTicksPerStmt   = 512 // 4 variables a row
 	sqliteCandlesPerStmt = 64  // 9 variables a row
-	sqliteDeadPerStmt    = 64  // 5 variables a row
+	sqliteDeadPerStmt    = 64  // 8 variables a row
 )
 
 type sqliteStore struct {
 	db       *sql.DB
 	describe string
+	// noEventTimes: the candles table lacks open_us/close_us (a QuFLX store read as it
+	// is, without migration).
+	noEventTimes bool
+	version      int // schema version recorded (read-only stores; 0: never migrated)
 
 	// writeMu serialises writers: SQLite has a single write lock anyway, and waiting here
 	// is cheaper than spinning in busy_timeout.
@@ -64,11 +71,12 @@ func openSQLite(ctx context.Context, path string) (Store, error) {
 		}
 		name = abs
 	}
-	// WAL lets readers (the UI) run beside the flusher's writes; synchronous=NORMAL is
-	// durable against application crashes and fsyncs only at checkpoints; immediate
-	// transactions take the write lock up front, so a writer never fails midway on an
-	// upgrade from a read lock.
-	dsn := name + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+	// A writer waits up to 5 s for another's lock (flushers sharing the file take turns in
+	// well under that); a lock held longer is an outage, reported as one and retried.
+	// synchronous=NORMAL is durable against application crashes and fsyncs only at
+	// checkpoints (in WAL mode, set below); immediate transactions take the write lock up
+	// front, so a writer never fails midway on an upgrade from a read lock.
+	dsn := name + "?_pragma=busy_timeout(5000)&_pragma=synchronous(NORMAL)&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("store: open sqlite %s: %w", name, err)
@@ -88,6 +96,12 @@ func openSQLite(ctx context.Context, path string) (Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: open sqlite %s: %w", name, err)
 	}
+	if !memory {
+		if err := enableWAL(ctx, db); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("store: open sqlite %s: %w", name, err)
+		}
+	}
 	if err := migrateSQLite(ctx, db); err != nil {
 		db.Close()
 		return nil, err
@@ -97,6 +111,47 @@ func openSQLite(ctx context.Context, path string) (Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// walPatience bounds how long enableWAL retries a busy database: as long as a writer
+// waits for a lock (busy_timeout).
+const walPatience = 5 * time.Second
+
+// enableWAL switches the file to WAL, which lets readers (the UI) run beside the
+// flusher's writes. The mode is stored in the file, so once set every connection uses it.
+//
+// Switching a file that is not in WAL yet takes its exclusive lock, and SQLite does not
+// wait for that lock in busy_timeout: the pragma fails at once with SQLITE_BUSY while
+// another connection holds any lock on the file. Flushers started together on a fresh
+// file all make the switch at the same moment, so the losers retry until the winner is
+// done (then the file is in WAL and the pragma takes no lock at all).
+func enableWAL(ctx context.Context, db *sql.DB) error {
+	deadline := time.Now().Add(walPatience)
+	backoff := time.Millisecond
+	for {
+		var mode string
+		err := db.QueryRowContext(ctx, "PRAGMA journal_mode=WAL").Scan(&mode)
+		if err == nil {
+			// A file system without shared memory keeps the old mode: slower, still correct.
+			return nil
+		}
+		if !isSQLiteBusy(err) || time.Now().Add(backoff).After(deadline) {
+			return fmt.Errorf("journal_mode=WAL: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("journal_mode=WAL: %w", err)
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 50*time.Millisecond)
+	}
+}
+
+// isSQLiteBusy reports whether err is SQLite's "database is locked" (SQLITE_BUSY, with any
+// extended code).
+func isSQLiteBusy(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
 }
 
 func (s *sqliteStore) Kind() string     { return "sqlite" }
@@ -151,9 +206,37 @@ func (t *sqliteTx) upsertDeltas(ctx context.Context, deltas []candleDelta) error
 	return t.s.upsertDeltas(ctx, t.tx, deltas)
 }
 
-func (t *sqliteTx) insertDead(ctx context.Context, dead []deadRow) (int, error) {
+func (t *sqliteTx) insertDead(ctx context.Context, dead []deadRow) error {
 	return t.s.insertDead(ctx, t.tx, dead)
 }
+
+func (t *sqliteTx) advanceClaims(ctx context.Context, spans []ClaimSpan) error {
+	now := sqliteTime(time.Now())
+	for _, sp := range spans {
+		var res sql.Result
+		var err error
+		if sp.From == 0 {
+			res, err = t.tx.ExecContext(ctx, `INSERT INTO quflx_claim_progress (claim_id, committed, updated_at)
+				VALUES (?, ?, ?) ON CONFLICT (claim_id) DO NOTHING`, sp.ID, sp.To, now)
+		} else {
+			res, err = t.tx.ExecContext(ctx, `UPDATE quflx_claim_progress SET committed = ?, updated_at = ?
+				WHERE claim_id = ? AND committed = ?`, sp.To, now, sp.ID, sp.From)
+		}
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n != 1 {
+			return claimConflict(sp)
+		}
+	}
+	return nil
+}
+
+// sqliteTime is how this package writes times SQLite compares: fixed width, so that text
+// order is time order, in the form CURRENT_TIMESTAMP uses.
+func sqliteTime(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05.000000") }
 
 func (t *sqliteTx) commit(context.Context) error {
 	err := t.tx.Commit()
@@ -228,9 +311,12 @@ func sqliteStatement(shape stmtShape) string {
 	low_price = excluded.low_price, close_price = excluded.close_price, volume = excluded.volume,
 	open_us = excluded.open_us, close_us = excluded.close_us`
 	case insertDead:
-		return `INSERT INTO dead_letters (pair, payload, reason, payload_sha256, created_at) VALUES ` +
-			placeholders(shape.rows, "(?, ?, ?, ?, ?)") +
-			` ON CONFLICT (pair, payload_sha256) DO NOTHING`
+		return `INSERT INTO dead_letters (pair, payload, reason, payload_sha256, created_at, occurrences,
+	first_seen, last_seen) VALUES ` + placeholders(shape.rows, "(?, ?, ?, ?, ?, ?, ?, ?)") +
+			` ON CONFLICT (pair, payload_sha256) DO UPDATE SET
+	occurrences = dead_letters.occurrences + excluded.occurrences,
+	first_seen = MIN(COALESCE(dead_letters.first_seen, excluded.first_seen), excluded.first_seen),
+	last_seen = MAX(COALESCE(dead_letters.last_seen, excluded.last_seen), excluded.last_seen)`
 	}
 	return ""
 }
@@ -323,30 +409,66 @@ func (s *sqliteStore) upsertDeltas(ctx context.Context, tx *sql.Tx, deltas []can
 	return nil
 }
 
-func (s *sqliteStore) insertDead(ctx context.Context, tx *sql.Tx, dead []deadRow) (int, error) {
-	pos, inserted := 0, 0
-	args := make([]any, 0, 5*sqliteDeadPerStmt)
+func (s *sqliteStore) insertDead(ctx context.Context, tx *sql.Tx, dead []deadRow) error {
+	pos := 0
+	args := make([]any, 0, 8*sqliteDeadPerStmt)
 	for _, size := range chunkSizes(len(dead), sqliteDeadPerStmt) {
 		st, err := s.stmt(ctx, tx, stmtShape{insertDead, size})
 		if err != nil {
-			return 0, err
+			return err
 		}
 		args = args[:0]
 		for _, d := range dead[pos : pos+size] {
-			args = append(args, d.asset, d.payload, d.reason, d.sha, d.at.Format(time.RFC3339Nano))
+			args = append(args, d.asset, d.payload, d.reason, d.sha, d.first.Format(time.RFC3339Nano), d.count,
+				sqliteTime(d.first), sqliteTime(d.last))
 		}
 		pos += size
-		res, err := st.ExecContext(ctx, args...)
-		if err != nil {
-			return 0, err
+		if _, err := st.ExecContext(ctx, args...); err != nil {
+			return err
 		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return 0, err
-		}
-		inserted += int(n)
 	}
-	return inserted, nil
+	return nil
+}
+
+func (s *sqliteStore) ClaimProgress(ctx context.Context, ids []string) (map[string]int64, error) {
+	out := make(map[string]int64, len(ids))
+	for start := 0; start < len(ids); start += 500 {
+		chunk := ids[start:min(start+500, len(ids))]
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		rows, err := s.db.QueryContext(ctx, `SELECT claim_id, committed FROM quflx_claim_progress WHERE claim_id IN (`+
+			placeholders(len(chunk), "?")+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("store: claim progress: %w", err)
+		}
+		for rows.Next() {
+			var id string
+			var n int64
+			if err := rows.Scan(&id, &n); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("store: claim progress: %w", err)
+			}
+			out[id] = n
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("store: claim progress: %w", err)
+		}
+	}
+	return out, nil
+}
+
+func (s *sqliteStore) PruneClaimProgress(ctx context.Context, before time.Time) (int64, error) {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	res, err := s.db.ExecContext(ctx, `DELETE FROM quflx_claim_progress WHERE updated_at < ?`, sqliteTime(before))
+	if err != nil {
+		return 0, fmt.Errorf("store: prune claim progress: %w", err)
+	}
+	return res.RowsAffected()
 }
 
 func (s *sqliteStore) WriteCandles(ctx context.Context, asset string, candles []model.Candle) error {
@@ -390,7 +512,11 @@ func (s *sqliteStore) WriteCandles(ctx context.Context, asset string, candles []
 }
 
 func (s *sqliteStore) Candles(ctx context.Context, asset string, tf model.Timeframe, limit int) ([]model.Candle, error) {
-	return readCandles(ctx, s, asset, tf, limit)
+	return readCandles(ctx, s, asset, tf, math.MaxInt64, limit)
+}
+
+func (s *sqliteStore) CandlesBefore(ctx context.Context, asset string, tf model.Timeframe, before int64, limit int) ([]model.Candle, error) {
+	return readCandles(ctx, s, asset, tf, before, limit)
 }
 
 func (s *sqliteStore) latestMinuteBefore(ctx context.Context, asset string, before int64) (int64, bool, error) {
@@ -408,7 +534,7 @@ func (s *sqliteStore) latestMinuteBefore(ctx context.Context, asset string, befo
 }
 
 func (s *sqliteStore) minuteRows(ctx context.Context, asset string, from, to int64) ([]minuteRow, error) {
-	rows, err := s.db.QueryContext(ctx, minuteRowsQuery("?", "?", "?", ""), asset, from, to)
+	rows, err := s.db.QueryContext(ctx, minuteRowsQuery("?", "?", "?", "", !s.noEventTimes), asset, from, to)
 	if err != nil {
 		return nil, fmt.Errorf("minute rows: %w", err)
 	}
@@ -428,11 +554,15 @@ func (s *sqliteStore) minuteRows(ctx context.Context, asset string, from, to int
 }
 
 // minuteRowsQuery selects 1-minute rows; cast is appended to each price (PostgreSQL reads
-// numeric as float8). Rows without prices (none of ours) are skipped.
-func minuteRowsQuery(pair, from, to, cast string) string {
+// numeric as float8). Rows without prices (none of ours) are skipped. Without eventTimes
+// (QuFLX's own candles table) open and close count as at the minute's start.
+func minuteRowsQuery(pair, from, to, cast string, eventTimes bool) string {
+	times := `COALESCE(open_us, "timestamp" * 1000000), COALESCE(close_us, "timestamp" * 1000000)`
+	if !eventTimes {
+		times = `"timestamp" * 1000000, "timestamp" * 1000000`
+	}
 	return `SELECT "timestamp", open_price` + cast + `, high_price` + cast + `, low_price` + cast +
-		`, close_price` + cast + `, COALESCE(volume, 0),
-		COALESCE(open_us, "timestamp" * 1000000), COALESCE(close_us, "timestamp" * 1000000)
+		`, close_price` + cast + `, COALESCE(volume, 0), ` + times + `
 	FROM candles
 	WHERE pair = ` + pair + ` AND timeframe IN ('1m', '1M') AND "timestamp" >= ` + from + ` AND "timestamp" < ` + to + `
 		AND open_price IS NOT NULL AND high_price IS NOT NULL AND low_price IS NOT NULL AND close_price IS NOT NULL`
@@ -446,8 +576,17 @@ func (s *sqliteStore) CountDeadLetters(ctx context.Context, asset string) (int64
 	return s.count(ctx, "dead_letters", asset)
 }
 
+func (s *sqliteStore) CountDeadOccurrences(ctx context.Context, asset string) (int64, error) {
+	return s.sum(ctx, "dead_letters", "occurrences", asset)
+}
+
 func (s *sqliteStore) count(ctx context.Context, table, asset string) (int64, error) {
-	q := `SELECT COUNT(*) FROM ` + table
+	return s.sum(ctx, table, "1", asset)
+}
+
+// sum adds expr over the rows of table (of asset, unless "").
+func (s *sqliteStore) sum(ctx context.Context, table, expr, asset string) (int64, error) {
+	q := `SELECT COALESCE(SUM(` + expr + `), 0) FROM ` + table
 	var args []any
 	if asset != "" {
 		q += ` WHERE pair = ?`

@@ -11,7 +11,7 @@ import (
 
 // schemaVersion is the version of the schema this package creates. Both backends record it
 // in quflx_schema_version once the migration to it has run.
-const schemaVersion = 1
+const schemaVersion = 2
 
 const sqliteTicksTable = `CREATE TABLE IF NOT EXISTS %s (
 	id INTEGER PRIMARY KEY,
@@ -58,6 +58,11 @@ var sqliteSchema = struct{ candles, deadLetters, deadLettersKey string }{
 // keeping rows, ids, other indexes, triggers and views). A legacy table with columns beyond
 // QuFLX's is refused when it needs a rebuild, rather than rebuilt without them.
 func migrateSQLite(ctx context.Context, db *sql.DB) error {
+	// A current schema needs no write lock: a store locked by someone else (a backup, an
+	// outage) must not stop a flusher from starting and protecting the buffers meanwhile.
+	if v, err := sqliteSchemaVersion(ctx, db); err == nil && v >= schemaVersion {
+		return nil
+	}
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: migrate sqlite: begin: %w", err)
@@ -74,16 +79,21 @@ func migrateSQLite(ctx context.Context, db *sql.DB) error {
 	if version >= schemaVersion {
 		return tx.Commit()
 	}
-	if err := migrateSQLiteTicks(ctx, tx); err != nil {
-		return fmt.Errorf("store: migrate sqlite: historical_ticks: %w", err)
-	}
-	if err := migrateSQLiteCandles(ctx, tx); err != nil {
-		return fmt.Errorf("store: migrate sqlite: candles: %w", err)
-	}
-	for _, stmt := range []string{sqliteSchema.deadLetters, sqliteSchema.deadLettersKey} {
-		if _, err := tx.ExecContext(ctx, stmt); err != nil {
-			return fmt.Errorf("store: migrate sqlite: dead_letters: %w", err)
+	if version < 1 {
+		if err := migrateSQLiteTicks(ctx, tx); err != nil {
+			return fmt.Errorf("store: migrate sqlite: historical_ticks: %w", err)
 		}
+		if err := migrateSQLiteCandles(ctx, tx); err != nil {
+			return fmt.Errorf("store: migrate sqlite: candles: %w", err)
+		}
+		for _, stmt := range []string{sqliteSchema.deadLetters, sqliteSchema.deadLettersKey} {
+			if _, err := tx.ExecContext(ctx, stmt); err != nil {
+				return fmt.Errorf("store: migrate sqlite: dead_letters: %w", err)
+			}
+		}
+	}
+	if err := migrateSQLiteV2(ctx, tx); err != nil {
+		return fmt.Errorf("store: migrate sqlite to version 2: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO quflx_schema_version (version, applied_at) VALUES (?, ?)`,
 		schemaVersion, time.Now().UTC().Format(time.RFC3339)); err != nil {
@@ -91,6 +101,48 @@ func migrateSQLite(ctx context.Context, db *sql.DB) error {
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("store: migrate sqlite: commit: %w", err)
+	}
+	return nil
+}
+
+// sqliteSchemaVersion reads the recorded schema version without a write lock (0: none).
+func sqliteSchemaVersion(ctx context.Context, db *sql.DB) (int, error) {
+	var exists int
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'quflx_schema_version'`).Scan(&exists); err != nil || exists == 0 {
+		return 0, err
+	}
+	var version int
+	err := db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM quflx_schema_version`).Scan(&version)
+	return version, err
+}
+
+// migrateSQLiteV2 counts dead-letter occurrences and records each flusher claim's progress.
+func migrateSQLiteV2(ctx context.Context, tx *sql.Tx) error {
+	cols, err := sqliteColumns(ctx, tx, "dead_letters")
+	if err != nil {
+		return err
+	}
+	var steps []string
+	for _, c := range []struct{ name, def string }{
+		{"occurrences", "BIGINT NOT NULL DEFAULT 1"}, {"first_seen", "TIMESTAMP"}, {"last_seen", "TIMESTAMP"},
+	} {
+		if !slices.Contains(cols, c.name) {
+			steps = append(steps, `ALTER TABLE dead_letters ADD COLUMN `+c.name+` `+c.def)
+		}
+	}
+	steps = append(steps,
+		`UPDATE dead_letters SET first_seen = created_at WHERE first_seen IS NULL`,
+		`UPDATE dead_letters SET last_seen = created_at WHERE last_seen IS NULL`,
+		`CREATE TABLE IF NOT EXISTS quflx_claim_progress (
+	claim_id TEXT PRIMARY KEY,
+	committed BIGINT NOT NULL,
+	updated_at TIMESTAMP NOT NULL
+)`,
+		`CREATE INDEX IF NOT EXISTS quflx_claim_progress_updated_at ON quflx_claim_progress (updated_at)`)
+	for _, stmt := range steps {
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("%.60s: %w", stmt, err)
+		}
 	}
 	return nil
 }

@@ -17,8 +17,15 @@
 // that set open and close, so that batches arriving out of order still give each candle the
 // open of its earliest tick and the close of its latest. The flusher writes timeframe '1m'.
 //
-// dead_letters holds buffer entries the flusher could not decode, once per (pair, SHA-256 of
-// the raw payload).
+// dead_letters holds buffer entries the flusher could not decode, one row per (pair, SHA-256
+// of the raw payload) with the number of times such an entry was met and when it was first
+// and last seen: the sum of occurrences equals the flusher's count of bad entries.
+//
+// quflx_claim_progress records, per flusher claim, how many of its entries are committed.
+// A write that carries claim spans advances them in the same transaction as the ticks, and
+// only from where the store says the claim stands: a replayed or concurrent write of the
+// same entries is refused (ErrClaimConflict), so every entry is committed exactly once and
+// counters (ticks, duplicates, dead-letter occurrences) are exact under any replay.
 //
 // Prices are keyed as decimal(20,10) stores them: the float64's shortest decimal form,
 // rounded half away from zero to 10 decimal places when longer, so the same tick always
@@ -29,7 +36,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -54,10 +61,20 @@ type Store interface {
 	// aggregated from the stored 1-minute candles ('1m' and '1M' rows alike). Buckets with
 	// no 1-minute candle are absent.
 	Candles(ctx context.Context, asset string, tf model.Timeframe, limit int) ([]model.Candle, error)
+	// CandlesBefore is Candles of the buckets that start before before (Unix seconds):
+	// the page of older history a chart panned back to its oldest candle asks for.
+	CandlesBefore(ctx context.Context, asset string, tf model.Timeframe, before int64, limit int) ([]model.Candle, error)
 	// CountTicks counts stored ticks of asset ("" = all assets).
 	CountTicks(ctx context.Context, asset string) (int64, error)
-	// CountDeadLetters counts dead letters of asset ("" = all assets).
+	// CountDeadLetters counts dead-letter rows of asset ("" = all assets): distinct bad
+	// payloads.
 	CountDeadLetters(ctx context.Context, asset string) (int64, error)
+	// CountDeadOccurrences counts every bad entry recorded for asset ("" = all assets).
+	CountDeadOccurrences(ctx context.Context, asset string) (int64, error)
+	// ClaimProgress returns how many entries of each claim are committed (absent: none).
+	ClaimProgress(ctx context.Context, ids []string) (map[string]int64, error)
+	// PruneClaimProgress forgets the progress of claims not advanced since before.
+	PruneClaimProgress(ctx context.Context, before time.Time) (int64, error)
 	Ping(ctx context.Context) error
 	Close() error
 }
@@ -66,10 +83,39 @@ type Store interface {
 type Batch struct {
 	Ticks []model.Tick
 	Dead  []DeadLetter
+	// Claims are the flusher claim spans the batch holds. The write commits only if each
+	// claim's committed count in the store is exactly its span's From, and advances it to
+	// To; otherwise nothing is written and the error wraps ErrClaimConflict.
+	Claims []ClaimSpan
 	// BeforeCommit, when set, runs inside the transaction just before the commit; an
 	// error rolls everything back. The flusher's crash tests stop the process there.
 	BeforeCommit func() error
 }
+
+// ClaimSpan is entries [From, To) of one flusher claim.
+type ClaimSpan struct {
+	ID       string
+	From, To int64
+}
+
+// ErrClaimBusy marks a write refused because another session holds a claim's progress
+// row (a writer of that claim is mid-transaction, or froze there): set that claim aside
+// for a while and write the others.
+var ErrClaimBusy = errors.New("claim being written by another session")
+
+// ClaimBusyError names the claim whose row was locked.
+type ClaimBusyError struct{ ID string }
+
+func (e *ClaimBusyError) Error() string        { return fmt.Sprintf("%v: %s", ErrClaimBusy, e.ID) }
+func (e *ClaimBusyError) Is(target error) bool { return target == ErrClaimBusy }
+
+// ClaimLockWait is how long a write waits for a claim's progress row held by another
+// session before it reports the claim busy.
+const ClaimLockWait = 2 * time.Second
+
+// ErrClaimConflict marks a write refused because a claim's entries were already committed
+// (a replay, or another flusher that got there first).
+var ErrClaimConflict = errors.New("claim already advanced")
 
 // DeadLetter is a buffer entry the flusher could not decode, set aside with the reason.
 type DeadLetter struct {
@@ -77,13 +123,18 @@ type DeadLetter struct {
 	Payload string
 	Reason  string
 	At      time.Time // zero means now
+	// Count is how many such entries this stands for (0 means 1).
+	Count int64
+	// SHA256 identifies the whole payload when Payload holds only its first bytes (hex;
+	// empty means the SHA-256 of Payload).
+	SHA256 string
 }
 
 // WriteResult says what a Write changed.
 type WriteResult struct {
 	Inserted    int // new tick rows
 	Duplicates  int // ticks already stored, or repeated within the batch (skipped by the unique key)
-	DeadLetters int // new dead-letter rows
+	DeadLetters int // dead-letter occurrences recorded
 	Candles     int // 1-minute candle rows inserted or updated
 }
 
@@ -116,35 +167,54 @@ const minuteTimeframe = "1m"
 // maxAssetLen is the width of the pair columns, in bytes.
 const maxAssetLen = 64
 
-// redactDSN replaces a URL's password (in the user info or a password query parameter)
-// with ***, so a DSN can be shown or logged.
+// Redact returns a DSN fit to show: its password replaced with ***.
+func Redact(dsn string) string { return redactDSN(dsn) }
+
+// redactDSN replaces a DSN's password (in the user info, or a password or sslpassword
+// query parameter) with ***, so a DSN can be shown or logged.
 func redactDSN(dsn string) string {
-	u, err := url.Parse(dsn)
-	if err != nil || u.Scheme == "" {
-		// Not a URL we can take apart: show the scheme at most.
-		if i := strings.Index(dsn, ":"); i > 0 && !strings.ContainsAny(dsn[:i], "@/") {
+	if !strings.Contains(dsn, "://") {
+		// Not a URL (sqlite:PATH holds no secret; anything else is shown by scheme only).
+		if strings.HasPrefix(strings.ToLower(dsn), "sqlite:") {
+			return dsn
+		}
+		if i := strings.Index(dsn, ":"); i > 0 && !strings.ContainsAny(dsn[:i], "@/= ") {
 			return dsn[:i] + ":***"
 		}
 		return "***"
 	}
-	if u.User != nil {
-		if _, ok := u.User.Password(); ok {
-			u.User = url.UserPassword(u.User.Username(), "xxxredactedxxx")
-		}
-	}
-	q := u.Query()
-	if q.Has("password") {
-		q.Set("password", "xxxredactedxxx")
-		u.RawQuery = q.Encode()
-	}
-	return strings.ReplaceAll(u.String(), "xxxredactedxxx", "***")
+	return model.RedactURL(dsn)
 }
+
+// scrubDSN removes the DSN's secrets from a text that may quote it.
+func scrubDSN(text, dsn string) string { return model.Scrub(text, model.URLSecrets(dsn)...) }
+
+// scrubbedError is an error whose text had a DSN's secrets removed; it still unwraps.
+type scrubbedError struct {
+	msg string
+	err error
+}
+
+func (e *scrubbedError) Error() string { return e.msg }
+func (e *scrubbedError) Unwrap() error { return e.err }
+
+// scrubErr returns err with the secrets of dsn taken out of its text.
+func scrubErr(err error, dsn string) error {
+	if err == nil {
+		return nil
+	}
+	return &scrubbedError{msg: scrubDSN(err.Error(), dsn), err: err}
+}
+
+// ScrubDSN returns text without any secret of dsn in it.
+func ScrubDSN(text, dsn string) string { return scrubDSN(text, dsn) }
 
 // batchTx is one backend's open transaction, as Write needs it.
 type batchTx interface {
+	advanceClaims(ctx context.Context, spans []ClaimSpan) error
 	insertTicks(ctx context.Context, rows []tickRow) (isNew []bool, inserted int, err error)
 	upsertDeltas(ctx context.Context, deltas []candleDelta) error
-	insertDead(ctx context.Context, dead []deadRow) (int, error)
+	insertDead(ctx context.Context, dead []deadRow) error
 	commit(ctx context.Context) error
 	rollback(ctx context.Context)
 }
@@ -156,8 +226,12 @@ func writeBatch(ctx context.Context, b Batch, begin func(context.Context) (batch
 	if err != nil {
 		return WriteResult{}, err
 	}
-	dead := prepareDead(b.Dead, time.Now())
-	if len(rows) == 0 && len(dead) == 0 {
+	dead, occurrences := prepareDead(b.Dead, time.Now())
+	spans, err := prepareSpans(b.Claims)
+	if err != nil {
+		return WriteResult{}, err
+	}
+	if len(rows) == 0 && len(dead) == 0 && len(spans) == 0 {
 		return WriteResult{}, nil
 	}
 	tx, err := begin(ctx)
@@ -165,6 +239,11 @@ func writeBatch(ctx context.Context, b Batch, begin func(context.Context) (batch
 		return WriteResult{}, fmt.Errorf("store: begin: %w", err)
 	}
 	defer tx.rollback(ctx) // a no-op after commit
+	// Claims first: a replayed batch is refused before any work, and concurrent writers
+	// of one claim queue on its row instead of both inserting.
+	if err := tx.advanceClaims(ctx, spans); err != nil {
+		return WriteResult{}, fmt.Errorf("store: advance claims: %w", err)
+	}
 	isNew, inserted, err := tx.insertTicks(ctx, rows)
 	if err != nil {
 		return WriteResult{}, fmt.Errorf("store: insert ticks: %w", err)
@@ -173,8 +252,7 @@ func writeBatch(ctx context.Context, b Batch, begin func(context.Context) (batch
 	if err := tx.upsertDeltas(ctx, deltas); err != nil {
 		return WriteResult{}, fmt.Errorf("store: upsert candles: %w", err)
 	}
-	deadInserted, err := tx.insertDead(ctx, dead)
-	if err != nil {
+	if err := tx.insertDead(ctx, dead); err != nil {
 		return WriteResult{}, fmt.Errorf("store: insert dead letters: %w", err)
 	}
 	if b.BeforeCommit != nil {
@@ -188,7 +266,28 @@ func writeBatch(ctx context.Context, b Batch, begin func(context.Context) (batch
 	return WriteResult{
 		Inserted:    inserted,
 		Duplicates:  len(b.Ticks) - inserted,
-		DeadLetters: deadInserted,
+		DeadLetters: int(occurrences),
 		Candles:     len(deltas),
 	}, nil
+}
+
+// prepareSpans checks claim spans and sorts them by claim, so that concurrent writers
+// take claim rows in one order and cannot deadlock.
+func prepareSpans(spans []ClaimSpan) ([]ClaimSpan, error) {
+	out := slices.Clone(spans)
+	slices.SortFunc(out, func(a, b ClaimSpan) int { return strings.Compare(a.ID, b.ID) })
+	for i, s := range out {
+		if s.ID == "" || s.From < 0 || s.To <= s.From {
+			return nil, fmt.Errorf("store: claim span %+v: want an id and 0 <= from < to", s)
+		}
+		if i > 0 && out[i-1].ID == s.ID {
+			return nil, fmt.Errorf("store: claim %s appears twice in one batch", s.ID)
+		}
+	}
+	return out, nil
+}
+
+// claimConflict is the error of a span the store's progress does not continue.
+func claimConflict(s ClaimSpan) error {
+	return fmt.Errorf("%w: claim %s does not stand at %d", ErrClaimConflict, s.ID, s.From)
 }

@@ -105,3 +105,27 @@ func AdminExec(tb testing.TB, sql string) {
 		tb.Fatalf("storetest: %s: %v", sql, err)
 	}
 }
+
+// HostPort returns the host:port a PostgreSQL URL points at (to put a proxy before it).
+func HostPort(tb testing.TB, dsn string) string {
+	tb.Helper()
+	u, err := url.Parse(dsn)
+	if err != nil {
+		tb.Fatalf("storetest: parse %s: %v", dsn, err)
+	}
+	if u.Port() == "" {
+		return u.Hostname() + ":5432"
+	}
+	return u.Host
+}
+
+// WithHostPort returns dsn pointed at another host:port (a proxy in front of the server).
+func WithHostPort(tb testing.TB, dsn, hostPort string) string {
+	tb.Helper()
+	u, err := url.Parse(dsn)
+	if err != nil {
+		tb.Fatalf("storetest: parse %s: %v", dsn, err)
+	}
+	u.Host = hostPort
+	return u.String()
+}
