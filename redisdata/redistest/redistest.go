@@ -1,5 +1,7 @@
 // Package redistest starts Redis servers for tests: miniredis in-process for speed, and a
-// real redis-server on a free loopback port, without persistence, for truth.
+// real redis-server on a free loopback port, without persistence, for truth; RealCluster
+// makes a real Redis Cluster of them, and Proxy puts network faults between a client and
+// a server.
 //
 // With QUFLX_REQUIRE_REAL=1 (CI sets it) a missing redis-server fails the test instead of
 // skipping it, so the real path can never silently stop running.
@@ -30,8 +32,30 @@ type Server struct {
 	Dir  string
 
 	mu     sync.Mutex
+	path   string   // the redis-server binary, so Restart runs the same one
+	args   []string // the full command line of the running (or last) process
 	cmd    *exec.Cmd
-	output *bytes.Buffer
+	exited chan struct{} // closed once cmd has been reaped
+	output *syncBuffer
+}
+
+// syncBuffer collects a child's output: exec copies into it from its own goroutine while
+// an error message may read it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // RedisServerPath finds redis-server, failing or skipping the test when it is missing.
@@ -47,8 +71,17 @@ func RedisServerPath(t testing.TB) string {
 	return path
 }
 
-// Real starts a redis-server for the test and stops it at cleanup.
+// Real starts a redis-server for the test and stops it at cleanup. extraArgs come after
+// the defaults, so they override them (redis-server keeps the last value), and Restart
+// reuses them.
 func Real(t testing.TB, extraArgs ...string) *Server {
+	t.Helper()
+	return startReal(t, func(int, string) []string { return extraArgs })
+}
+
+// startReal starts a redis-server whose extra arguments may depend on its port and
+// directory (a cluster node keeps its nodes.conf there, named after the port).
+func startReal(t testing.TB, extraFor func(port int, dir string) []string) *Server {
 	t.Helper()
 	path := RedisServerPath(t)
 	s := &Server{Dir: t.TempDir()}
@@ -56,13 +89,37 @@ func Real(t testing.TB, extraArgs ...string) *Server {
 	for range 5 { // a free port can be taken between probe and bind: try again
 		s.Port = FreePort(t)
 		s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Port))
-		if lastErr = s.start(path, extraArgs); lastErr == nil {
+		args := append([]string{
+			"--port", strconv.Itoa(s.Port), "--bind", "127.0.0.1",
+			"--save", "", "--appendonly", "no", "--dir", s.Dir,
+			"--daemonize", "no", "--protected-mode", "no", "--loglevel", "warning",
+		}, extraFor(s.Port, s.Dir)...)
+		if lastErr = s.start(path, args); lastErr == nil {
 			t.Cleanup(s.Kill)
 			return s
 		}
 	}
 	t.Fatalf("start redis-server: %v", lastErr)
 	return nil
+}
+
+// Args returns the full command line (without the binary) the server runs with, and will
+// run with again after Restart.
+func (s *Server) Args() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.args...)
+}
+
+// logs returns what the current (or last) process wrote, for error messages.
+func (s *Server) logs() string {
+	s.mu.Lock()
+	out := s.output
+	s.mu.Unlock()
+	if out == nil {
+		return ""
+	}
+	return out.String()
 }
 
 // FreePort returns a loopback TCP port that was free a moment ago.
@@ -76,25 +133,21 @@ func FreePort(t testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-func (s *Server) start(path string, extraArgs []string) error {
-	args := append([]string{
-		"--port", strconv.Itoa(s.Port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", s.Dir,
-		"--daemonize", "no", "--protected-mode", "no", "--loglevel", "warning",
-	}, extraArgs...)
+func (s *Server) start(path string, args []string) error {
 	cmd := exec.Command(path, args...)
-	out := &bytes.Buffer{}
+	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		return err
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	exited := make(chan struct{})
+	var waitErr error
+	go func() { waitErr = cmd.Wait(); close(exited) }() // reap, and tell Kill when it is gone
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
-		case err := <-exited:
-			return fmt.Errorf("redis-server exited: %v: %s", err, out.String())
+		case <-exited:
+			return fmt.Errorf("redis-server exited: %v: %s", waitErr, out.String())
 		default:
 		}
 		if c, err := net.DialTimeout("tcp", s.Addr, 100*time.Millisecond); err == nil {
@@ -102,15 +155,16 @@ func (s *Server) start(path string, extraArgs []string) error {
 			c.Close()
 			if ok {
 				s.mu.Lock()
-				s.cmd, s.output = cmd, out
+				s.path, s.args = path, args
+				s.cmd, s.exited, s.output = cmd, exited, out
 				s.mu.Unlock()
-				go func() { <-exited }() // reap
 				return nil
 			}
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	_ = cmd.Process.Kill()
+	<-exited
 	return fmt.Errorf("redis-server on %s did not answer PING within 5s: %s", s.Addr, out.String())
 }
 
@@ -121,20 +175,25 @@ func ping(c net.Conn) bool {
 	}
 	buf := make([]byte, 16)
 	n, _ := c.Read(buf)
-	return bytes.HasPrefix(buf[:n], []byte("+PONG"))
+	// A server with a password answers NOAUTH: it is up all the same.
+	return bytes.HasPrefix(buf[:n], []byte("+PONG")) || bytes.HasPrefix(buf[:n], []byte("-NOAUTH"))
 }
 
-// Kill stops the server abruptly (SIGKILL), as a crash would, and waits until the port
-// no longer answers.
+// Kill stops the server abruptly (SIGKILL), as a crash would, and waits until the process
+// is gone and the port no longer answers.
 func (s *Server) Kill() {
 	s.mu.Lock()
-	cmd := s.cmd
+	cmd, exited := s.cmd, s.exited
 	s.cmd = nil
 	s.mu.Unlock()
 	if cmd == nil || cmd.Process == nil {
 		return
 	}
 	_ = cmd.Process.Signal(syscall.SIGKILL)
+	select {
+	case <-exited: // its files (the AOF) and sockets are closed now
+	case <-time.After(5 * time.Second):
+	}
 	for range 100 {
 		c, err := net.DialTimeout("tcp", s.Addr, 50*time.Millisecond)
 		if err != nil {
@@ -145,15 +204,19 @@ func (s *Server) Kill() {
 	}
 }
 
-// Restart kills the server and starts a new one on the same port (empty: persistence is
-// off, as after a real crash of a cache-only Redis).
+// Restart kills the server and starts it again on the same port, in the same directory and
+// with the same arguments. With the default arguments it comes back empty (persistence is
+// off, as after a real crash of a cache-only Redis); with --appendonly yes it replays its
+// AOF, and a cluster node reads back its nodes.conf.
 func (s *Server) Restart(t testing.TB) {
 	t.Helper()
 	s.Kill()
-	path := RedisServerPath(t)
+	s.mu.Lock()
+	path, args := s.path, s.args
+	s.mu.Unlock()
 	var err error
 	for range 50 { // the kernel may hold the port for a moment
-		if err = s.start(path, nil); err == nil {
+		if err = s.start(path, args); err == nil {
 			return
 		}
 		time.Sleep(50 * time.Millisecond)
