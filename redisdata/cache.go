@@ -116,6 +116,10 @@ func (cc *CandleCache) candidates(asset string, tf model.Timeframe) []string {
 	return keys
 }
 
+// MaxCacheValueBytes bounds a cache value read for the chart: QuFLX's 200 candles are
+// about 25 KB.
+const MaxCacheValueBytes = 4 << 20
+
 // Get reads the cached candles of asset at tf, oldest first. A missing key is a miss,
 // not an error; a value that is not a candle array is an error and counts as a miss.
 func (cc *CandleCache) Get(ctx context.Context, asset string, tf model.Timeframe) (CacheRead, error) {
@@ -123,8 +127,12 @@ func (cc *CandleCache) Get(ctx context.Context, asset string, tf model.Timeframe
 	start := time.Now()
 	pipe := cc.client.Pipeline()
 	cmds := make([]*redis.StringCmd, len(keys))
+	lens := make([]*redis.IntCmd, len(keys))
 	for i, k := range keys {
-		cmds[i] = pipe.Get(ctx, k)
+		// Bounded: a cache key is anyone's to write who may write to Redis. A value over
+		// the limit is refused by its length; its first bytes are all that crosses.
+		lens[i] = pipe.StrLen(ctx, k)
+		cmds[i] = pipe.GetRange(ctx, k, 0, MaxCacheValueBytes-1)
 	}
 	_, err := pipe.Exec(ctx)
 	read := CacheRead{Key: keys[0], Latency: time.Since(start)}
@@ -132,6 +140,14 @@ func (cc *CandleCache) Get(ctx context.Context, asset string, tf model.Timeframe
 		return read, fmt.Errorf("cache get %s: %w", keys[0], err)
 	}
 	for i, cmd := range cmds {
+		n, err := lens[i].Result()
+		if err == nil && n == 0 {
+			continue // GETRANGE and STRLEN of a missing key: 0, "" (a miss)
+		}
+		if err == nil && n > MaxCacheValueBytes {
+			cc.record(false, read.Latency)
+			return read, fmt.Errorf("cache get %s: a value of %d bytes is over the %d-byte limit", keys[i], n, MaxCacheValueBytes)
+		}
 		val, err := cmd.Bytes()
 		if errors.Is(err, redis.Nil) {
 			continue

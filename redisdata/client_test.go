@@ -3,11 +3,16 @@ package redisdata
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/quflx/quflx-tui/redisdata/redistest"
 )
@@ -166,4 +171,120 @@ func newWriter(t testing.TB, addr string) *Client {
 	}
 	t.Cleanup(func() { c.Close() })
 	return c
+}
+
+// CLIENT NO-TOUCH keeps a monitor's reads from refreshing the LRU/LFU clock of what it
+// looks at. On a connection that owns data it would do harm: the flusher's claims would
+// look idle and go first under an eviction policy. Readers send it; writers must not.
+// (Redis 7.0 does not know the command, so the client's own hook watches what is sent.)
+func TestOnlyReadersSendNoTouch(t *testing.T) {
+	srv := redistest.Real(t)
+	sent := func(readOnly bool) bool {
+		c, err := NewClient(Options{Addr: srv.Addr, ReadOnly: readOnly})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		rec := &recordHook{}
+		c.AddHook(rec)
+		c.Ping(context.Background())
+		return rec.saw("client no-touch")
+	}
+	if !sent(true) {
+		t.Error("a read-only client did not send CLIENT NO-TOUCH")
+	}
+	if sent(false) {
+		t.Error("a writing client sent CLIENT NO-TOUCH")
+	}
+}
+
+// recordHook records the commands a client sends, its connection set-up included.
+type recordHook struct {
+	mu   sync.Mutex
+	cmds []string
+}
+
+func (h *recordHook) add(cmd redis.Cmder) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var words []string
+	for _, a := range cmd.Args()[:min(2, len(cmd.Args()))] {
+		words = append(words, strings.ToLower(fmt.Sprint(a)))
+	}
+	h.cmds = append(h.cmds, strings.Join(words, " "))
+}
+
+func (h *recordHook) saw(cmd string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Contains(h.cmds, cmd)
+}
+
+func (h *recordHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *recordHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error { h.add(cmd); return next(ctx, cmd) }
+}
+func (h *recordHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		for _, c := range cmds {
+			h.add(c)
+		}
+		return next(ctx, cmds)
+	}
+}
+
+// A FixedPool client holds PoolSize connections from the start and never more, however
+// many commands and pipelines its callers send at once (a plain client grows a pool for
+// pipelines besides its own).
+func TestFixedPoolHoldsPoolSize(t *testing.T) {
+	srv := redistest.Real(t)
+	ctx := context.Background()
+	c, err := Dial(ctx, Options{Addr: srv.Addr, PoolSize: 2, FixedPool: true, ClientName: "fixed", ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	counter, err := NewClient(Options{Addr: srv.Addr, ClientName: "counter"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer counter.Close()
+	held := func() int {
+		list, err := counter.ClientList(ctx).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Count(list, " name=fixed ") + strings.Count(list, " name= ") // a pre-dialled one is named on first use
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for held() != 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections at start, want 2", held())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	var wg sync.WaitGroup
+	most := 0
+	var mu sync.Mutex
+	for i := range 20 {
+		wg.Go(func() {
+			for range 20 {
+				if i%2 == 0 {
+					pipe := c.Pipeline()
+					pipe.Get(ctx, "a")
+					pipe.Info(ctx, "server")
+					_, _ = pipe.Exec(ctx)
+				} else {
+					_ = c.Get(ctx, "b").Err()
+				}
+			}
+			mu.Lock()
+			most = max(most, held())
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if most != 2 || held() != 2 {
+		t.Fatalf("%d connections at most under 20 callers, %d after; want 2", most, held())
+	}
 }

@@ -11,9 +11,10 @@ import (
 // Embedded is an in-process Redis (miniredis) on a loopback port, for the demo on a
 // machine with nothing installed: redis-cli -p PORT can look inside while it runs.
 type Embedded struct {
-	m    *miniredis.Miniredis
-	stop chan struct{}
-	wg   sync.WaitGroup
+	m       *miniredis.Miniredis
+	started time.Time
+	stop    chan struct{}
+	wg      sync.WaitGroup
 }
 
 // StartEmbedded starts the server on a free loopback port.
@@ -22,7 +23,7 @@ func StartEmbedded() (*Embedded, error) {
 	if err := m.StartAddr("127.0.0.1:0"); err != nil {
 		return nil, fmt.Errorf("start embedded redis: %w", err)
 	}
-	e := &Embedded{m: m, stop: make(chan struct{})}
+	e := &Embedded{m: m, started: time.Now(), stop: make(chan struct{})}
 	e.wg.Add(1)
 	go e.age()
 	return e, nil
@@ -43,6 +44,32 @@ func (e *Embedded) age() {
 			e.m.FastForward(now.Sub(last))
 			last = now
 		}
+	}
+}
+
+// FillInfo fills in, from the server's own counters, what its INFO leaves out (miniredis
+// reports only clients and commands): uptime, pub/sub channels and patterns, and the
+// keyspace. Memory, hit rate and expiry figures it does not keep stay unknown.
+func (e *Embedded) FillInfo(in *Info) {
+	if !in.UptimeSeconds.Known {
+		in.UptimeSeconds = Int{V: int64(time.Since(e.started).Seconds()), Known: true}
+	}
+	if !in.PubSubChannels.Known {
+		in.PubSubChannels = Int{V: int64(len(e.m.PubSubChannels(""))), Known: true}
+	}
+	if !in.PubSubPatterns.Known {
+		in.PubSubPatterns = Int{V: int64(e.m.PubSubNumPat()), Known: true}
+	}
+	if in.Keyspace == nil {
+		db := e.m.DB(0)
+		var keys DBKeys
+		for _, k := range db.Keys() { // the demo's few dozen keys
+			keys.Keys++
+			if db.TTL(k) > 0 {
+				keys.Expires++
+			}
+		}
+		in.Keyspace = map[int]DBKeys{0: keys}
 	}
 }
 

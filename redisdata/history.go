@@ -1,8 +1,10 @@
 package redisdata
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -12,7 +14,11 @@ import (
 // CandleSource answers "candles of asset A at timeframe T" from durable storage
 // (store.Store does).
 type CandleSource interface {
+	// Candles returns the newest limit candles, oldest first.
 	Candles(ctx context.Context, asset string, tf model.Timeframe, limit int) ([]model.Candle, error)
+	// CandlesBefore returns the newest limit candles that start before before (Unix
+	// seconds), oldest first.
+	CandlesBefore(ctx context.Context, asset string, tf model.Timeframe, before int64, limit int) ([]model.Candle, error)
 }
 
 // HistorySource says where loaded history came from.
@@ -78,6 +84,45 @@ func (h *History) Load(ctx context.Context, asset string, tf model.Timeframe) (H
 			return res, err
 		}
 		res.Filled = true
+	}
+	return res, nil
+}
+
+// LoadBefore returns up to limit candles of asset at tf older than before (Unix seconds),
+// oldest first: a panned chart's next page back. The cache answers when it holds such
+// candles (it holds only the newest few hundred, so mostly it does not), else the store.
+// An empty result with no error means there is no older history. It never writes: the
+// cache holds the newest candles, not pages of old ones.
+func (h *History) LoadBefore(ctx context.Context, asset string, tf model.Timeframe, before int64, limit int) (HistoryResult, error) {
+	read, cacheErr := h.cache.Get(ctx, asset, tf)
+	if cacheErr == nil && read.Hit {
+		var older []model.Candle
+		for _, c := range read.Candles { // a publisher's order is not to be trusted
+			if c.Start < before {
+				older = append(older, c)
+			}
+		}
+		if len(older) > 0 {
+			slices.SortFunc(older, func(a, b model.Candle) int { return cmp.Compare(a.Start, b.Start) })
+			older = older[max(0, len(older)-limit):]
+			return HistoryResult{Candles: older, Source: FromCache, Latency: read.Latency, Key: read.Key}, nil
+		}
+	}
+	res := HistoryResult{Source: FromNone, Latency: read.Latency, Key: read.Key}
+	if h.source == nil {
+		return res, cacheErr
+	}
+	start := time.Now()
+	candles, err := h.source.CandlesBefore(ctx, asset, tf, before, limit)
+	res.Latency = time.Since(start)
+	h.mu.Lock()
+	h.storeLat.Record(res.Latency)
+	h.mu.Unlock()
+	if err != nil {
+		return res, fmt.Errorf("history %s %s before %d: %w", asset, tf, before, err)
+	}
+	if len(candles) > 0 {
+		res.Candles, res.Source = candles, FromStore
 	}
 	return res, nil
 }

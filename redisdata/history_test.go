@@ -68,3 +68,57 @@ func TestHistoryFallsBackToTheStoreAndFillsTheCache(t *testing.T) {
 		}
 	})
 }
+
+// A panned chart's pages back: the cache answers with what it holds older than the chart's
+// oldest candle, the store with the rest; nothing is written, and the end of history is an
+// empty answer, not an error.
+func TestHistoryLoadBeforePagesFromCacheThenStore(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, target redistest.Target) {
+		ctx := context.Background()
+		st, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "h.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		start := time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC).Unix()
+		var minutes []model.Candle
+		for i := range int64(600) {
+			minutes = append(minutes, model.Candle{Start: start + i*60, Open: 1, High: 1.2, Low: 0.8, Close: 1.1, Volume: 2})
+		}
+		if err := st.WriteCandles(ctx, "EURUSD_otc", minutes); err != nil {
+			t.Fatal(err)
+		}
+		c := newWriter(t, target.Addr)
+		cache := NewCandleCache(c, CacheOptions{Key: cachePattern})
+		if _, err := cache.Put(ctx, "EURUSD_otc", model.TF1m, minutes); err != nil { // the newest 200
+			t.Fatal(err)
+		}
+		cached := minutes[400:]
+		readOnly, _ := NewClient(Options{Addr: target.Addr, ReadOnly: true})
+		defer readOnly.Close()
+		h := NewHistory(NewCandleCache(readOnly, CacheOptions{Key: cachePattern}), st, false)
+
+		// The chart holds the newest 50: the cache has 150 older.
+		res, err := h.LoadBefore(ctx, "EURUSD_otc", model.TF1m, minutes[550].Start, 100)
+		if err != nil || res.Source != FromCache || !slices.Equal(res.Candles, cached[50:150]) {
+			t.Fatalf("from the cache: %s, %d candles, %v", res.Source, len(res.Candles), err)
+		}
+		// The chart holds all the cache had: the store answers.
+		res, err = h.LoadBefore(ctx, "EURUSD_otc", model.TF1m, cached[0].Start, 300)
+		if err != nil || res.Source != FromStore || !slices.Equal(res.Candles, minutes[100:400]) || res.Filled {
+			t.Fatalf("from the store: %s, %d candles, %v", res.Source, len(res.Candles), err)
+		}
+		res, err = h.LoadBefore(ctx, "EURUSD_otc", model.TF5m, minutes[100].Start, 300)
+		if err != nil || res.Source != FromStore || len(res.Candles) != 20 || res.Candles[19].Start != minutes[95].Start {
+			t.Fatalf("5m from the store: %s, %d candles, %v", res.Source, len(res.Candles), err)
+		}
+		// The beginning of history.
+		res, err = h.LoadBefore(ctx, "EURUSD_otc", model.TF1m, minutes[0].Start, 300)
+		if err != nil || res.Source != FromNone || len(res.Candles) != 0 {
+			t.Fatalf("before the first candle: %s, %d candles, %v", res.Source, len(res.Candles), err)
+		}
+		if n := c.Exists(ctx, "historical:EURUSD_otc:5m").Val(); n != 0 {
+			t.Fatal("a page load wrote the cache")
+		}
+	})
+}

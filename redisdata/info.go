@@ -3,6 +3,8 @@ package redisdata
 import (
 	"strconv"
 	"strings"
+
+	"github.com/quflx/quflx-tui/model"
 )
 
 // Int is a figure from INFO that the server may not report (miniredis answers only the
@@ -89,12 +91,13 @@ func ParseInfo(text string, info *Info) {
 			continue
 		}
 		switch key {
+		// Shown on the operator's screen: a server (or a proxy posing as one) picks them.
 		case "redis_version":
-			info.Version = val
+			info.Version = model.Printable(val)
 		case "redis_mode":
-			info.Mode = val
+			info.Mode = model.Printable(val)
 		case "role":
-			info.Role = val
+			info.Role = model.Printable(val)
 		default:
 			if db, ok := strings.CutPrefix(key, "db"); ok {
 				if n, err := strconv.Atoi(db); err == nil {

@@ -3,7 +3,6 @@ package redisdata
 import (
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/quflx/quflx-tui/model"
@@ -23,12 +22,37 @@ type Report struct {
 	Caches   []CacheReport  `json:"caches"`
 	HitRates HitRates       `json:"hit_rates"`
 	Flusher  *FlusherReport `json:"flusher"` // null: no flusher has published a status
-	Health   Health         `json:"health"`
+	// Flushers are every flusher instance with a live status, and their sum.
+	Flushers    []FlusherReport `json:"flushers"`
+	FlushersSum FlushersSum     `json:"flushers_sum"`
+	// Assets are the whole pipeline's assets: buffers, the flushers' claims and stores,
+	// cache keys and pub/sub, each with the newest tick seen anywhere.
+	Assets []AssetReport `json:"assets"`
+	Health Health        `json:"health"`
+
+	// Topology is quflx-v1 (buffers, cache, a channel per asset) or quflx-v2 (pub/sub
+	// only). The sections below are what pub/sub showed over ListenedSeconds: under v2
+	// health is judged from them.
+	Topology        string            `json:"topology"`
+	ListenedSeconds *float64          `json:"listened_seconds,omitempty"`
+	Feeds           []FeedReport      `json:"feeds,omitempty"`
+	Services        []ServiceReport   `json:"services,omitempty"`
+	Signals         []SignalReport    `json:"signals,omitempty"` // newest first, at most 20
+	Regimes         []RegimeReport    `json:"regimes,omitempty"`
+	SideMessages    *SideCountsReport `json:"side_messages,omitempty"`
+
+	live *model.LiveFacts // what health was judged from, beside the snapshot
 }
 
-// ServerReport is the server's INFO, typed.
+// ServerReport is the server's INFO, typed: of a Redis Cluster, its masters' sum, each
+// node being listed in Nodes.
 type ServerReport struct {
-	Address          string             `json:"address"`
+	Address string `json:"address"`
+	// Mode is "standalone", "cluster" or "sentinel" (a master reached through Sentinel).
+	Mode string `json:"mode"`
+	// Master is the server the Sentinels named at this poll (sentinel mode only).
+	Master           *string            `json:"master,omitempty"`
+	Nodes            []NodeReport       `json:"nodes,omitempty"` // cluster mode only
 	Version          *string            `json:"version"`
 	Role             *string            `json:"role"`
 	UptimeSeconds    *int64             `json:"uptime_seconds"`
@@ -47,6 +71,19 @@ type ServerReport struct {
 	Keyspace         *map[string]DBKeys `json:"keyspace"` // "db0": {...}; null when not reported
 	PingMillis       float64            `json:"ping_ms"`
 	PollMillis       float64            `json:"poll_ms"` // the pipelined poll's round trip
+}
+
+// NodeReport is one node of a Redis Cluster.
+type NodeReport struct {
+	Address          string   `json:"address"`
+	Role             *string  `json:"role"`  // master, slave
+	Slots            int      `json:"slots"` // hash slots served (0 on a replica)
+	UsedMemory       *int64   `json:"used_memory_bytes"`
+	OpsPerSec        *int64   `json:"instantaneous_ops_per_sec"`
+	WindowOpsPerSec  *float64 `json:"window_ops_per_sec"` // since the previous poll (--watch)
+	ConnectedClients *int64   `json:"connected_clients"`
+	Keys             *int64   `json:"keys"`
+	Error            string   `json:"error,omitempty"`
 }
 
 // BufferReport is one tick buffer.
@@ -88,45 +125,22 @@ type FlusherReport struct {
 	Alive               bool    `json:"alive"`
 }
 
-// Health says whether the pipeline is well, with the reasons when not.
-type Health struct {
-	Status  string   `json:"status"` // healthy, degraded, down
-	Reasons []string `json:"reasons"`
-}
+// Health is the pipeline's health and why (model.JudgeHealth decides it, for the
+// dashboard as for status).
+type Health = model.Health
 
-// Health statuses.
+// Health words.
 const (
-	Healthy  = "healthy"
-	Degraded = "degraded"
-	Down     = "down"
+	Healthy  = model.Healthy
+	Degraded = model.Degraded
+	Down     = model.Down
 )
 
 // FreshTTL is QuFLX's own threshold: a cache key with more to live is fresh.
-const FreshTTL = 300 * time.Second
+const FreshTTL = model.FreshTTL
 
-// Thresholds decide when a pipeline is degraded.
-type Thresholds struct {
-	Capacity     int           // the producers' buffer cap (default 1000)
-	MaxFill      float64       // a buffer fuller than this is a problem (default 0.9)
-	Stale        time.Duration // a feed silent longer than this is stale (default 60 s)
-	MaxHeartbeat time.Duration // a flusher heartbeat older than this is dead (default 10 s)
-	NoFlusher    bool          // do not require a flusher
-}
-
-func (t *Thresholds) defaults() {
-	if t.Capacity <= 0 {
-		t.Capacity = DefaultBufferCap
-	}
-	if t.MaxFill <= 0 {
-		t.MaxFill = 0.9
-	}
-	if t.Stale <= 0 {
-		t.Stale = time.Minute
-	}
-	if t.MaxHeartbeat <= 0 {
-		t.MaxHeartbeat = 10 * time.Second
-	}
-}
+// Thresholds decide when a pipeline is degraded (see model.HealthThresholds).
+type Thresholds = model.HealthThresholds
 
 func ptr[T any](v T) *T { return &v }
 
@@ -140,9 +154,10 @@ func known(i Int) *int64 {
 // NewReport turns a poll (made with LastTicks and FlusherStatusKey) into a Report and
 // judges its health.
 func NewReport(snap *Snapshot, endpoint string, ping time.Duration, th Thresholds, now time.Time) Report {
-	th.defaults()
+	th = th.WithDefaults()
 	in := snap.Info
-	r := Report{Schema: ReportSchema, At: now.UTC(), Buffers: []BufferReport{}, Caches: []CacheReport{}}
+	r := Report{Schema: ReportSchema, At: now.UTC(), Buffers: []BufferReport{}, Caches: []CacheReport{},
+		Topology: TopologyV1}
 	r.Server = ServerReport{
 		Address: endpoint, UptimeSeconds: known(in.UptimeSeconds), ConnectedClients: known(in.ConnectedClients),
 		UsedMemory: known(in.UsedMemory), UsedMemoryPeak: known(in.UsedMemoryPeak), UsedMemoryRSS: known(in.UsedMemoryRSS),
@@ -150,6 +165,19 @@ func NewReport(snap *Snapshot, endpoint string, ping time.Duration, th Threshold
 		KeyspaceMisses: known(in.KeyspaceMisses), ExpiredKeys: known(in.ExpiredKeys), EvictedKeys: known(in.EvictedKeys),
 		PubSubChannels: known(in.PubSubChannels), PubSubPatterns: known(in.PubSubPatterns),
 		PingMillis: ms(ping), PollMillis: ms(snap.RoundTrip),
+	}
+	r.Server.Mode = "standalone"
+	switch {
+	case len(snap.Nodes) > 0:
+		r.Server.Mode = "cluster"
+		for _, n := range snap.Nodes {
+			r.Server.Nodes = append(r.Server.Nodes, newNodeReport(n))
+		}
+	case snap.Master != "" || snap.MasterErr != nil:
+		r.Server.Mode = "sentinel"
+		if snap.Master != "" {
+			r.Server.Master = ptr(snap.Master)
+		}
 	}
 	if in.Version != "" {
 		r.Server.Version = ptr(in.Version)
@@ -177,12 +205,68 @@ func NewReport(snap *Snapshot, endpoint string, ping time.Duration, th Threshold
 		r.Caches = append(r.Caches, NewCacheReport(c))
 	}
 	if f := snap.Flusher; f != nil {
-		age := now.Sub(f.Heartbeat)
-		r.Flusher = &FlusherReport{FlusherStatus: *f, HeartbeatAgeSeconds: age.Seconds(),
-			Alive: age <= th.MaxHeartbeat && f.State != "stopped"}
+		r.Flusher = flusherReport(f, now, th)
 	}
+	r.Flushers = []FlusherReport{}
+	for i := range snap.Flushers {
+		fr := flusherReport(&snap.Flushers[i], now, th)
+		r.Flushers = append(r.Flushers, *fr)
+		if fr.Alive {
+			r.FlushersSum.Alive++
+		}
+		r.FlushersSum.Flushed += fr.Flushed
+		r.FlushersSum.InFlight += fr.InFlight
+		r.FlushersSum.Backlog += fr.Backlog
+		r.FlushersSum.Errors += fr.Errors
+		r.FlushersSum.Bad += fr.Bad
+		r.FlushersSum.LostToTrim += fr.LostToTrim
+	}
+	if r.Flusher == nil && len(r.Flushers) > 0 {
+		r.Flusher = &r.Flushers[0]
+	}
+	r.Assets = pipelineAssets(r, snap, now)
 	r.Health = judge(r, snap, th)
+	degrade := func(kind, subject, reason string) {
+		if r.Health.Status == Healthy {
+			r.Health.Status = Degraded
+		}
+		r.Health.Reasons = append(r.Health.Reasons, reason)
+		r.Health.Findings = append(r.Health.Findings, model.Finding{Kind: kind, Subject: subject, Text: reason})
+	}
+	// A cluster node that does not answer, or Sentinels that cannot be asked: the keys
+	// read may be all there are, but part of the deployment is out of sight.
+	for _, n := range r.Server.Nodes {
+		if n.Error != "" {
+			degrade(model.FindingClusterNode, n.Address, "cluster node "+n.Error)
+		}
+	}
+	if snap.MasterErr != nil {
+		degrade(model.FindingSentinel, endpoint, snap.MasterErr.Error())
+	}
 	return r
+}
+
+func newNodeReport(n NodeInfo) NodeReport {
+	in := n.Info
+	nr := NodeReport{Address: n.Addr, Slots: n.Slots, UsedMemory: known(in.UsedMemory), OpsPerSec: known(in.OpsPerSec),
+		ConnectedClients: known(in.ConnectedClients)}
+	if n.Role != "" {
+		nr.Role = ptr(n.Role)
+	}
+	if n.Window.Valid && in.TotalCommands.Known {
+		nr.WindowOpsPerSec = ptr(n.Window.OpsPerSec)
+	}
+	if in.Keyspace != nil {
+		var keys int64
+		for _, db := range in.Keyspace {
+			keys += db.Keys
+		}
+		nr.Keys = &keys
+	}
+	if n.Err != nil {
+		nr.Error = n.Err.Error()
+	}
+	return nr
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
@@ -218,59 +302,56 @@ func orderName(o ListOrder) string {
 // NewCacheReport describes one cache key.
 func NewCacheReport(c CacheKeyStat) CacheReport {
 	cr := CacheReport{Key: c.Key, Asset: c.Asset, Timeframe: c.Timeframe.String(), Candles: c.Candles, Bytes: c.Bytes}
-	switch {
-	case c.Err != nil:
-		cr.State, cr.Error = "error", c.Err.Error()
-	case !c.Exists:
-		cr.State = "expired"
-	case c.NoExpiry:
-		cr.State, cr.TTLSeconds = "persistent", -1
-	default:
+	cr.State = model.CacheState(c.Err != nil, c.Exists, c.NoExpiry, c.TTL)
+	switch cr.State {
+	case "error":
+		cr.Error = c.Err.Error()
+	case "persistent":
+		cr.TTLSeconds = -1
+	case "fresh", "expiring":
 		cr.TTLSeconds = int64(c.TTL.Seconds())
-		cr.State = "expiring"
-		if c.TTL > FreshTTL {
-			cr.State = "fresh"
-		}
 	}
 	return cr
 }
 
-// judge lists what is wrong: a stale feed, a buffer near its cap, a flusher without a
-// heartbeat, an expired cache key.
+// judge gathers a report's facts for model.JudgeHealth.
 func judge(r Report, snap *Snapshot, th Thresholds) Health {
-	var reasons []string
-	for _, b := range r.Buffers {
-		switch {
-		case b.Error != "":
-			reasons = append(reasons, fmt.Sprintf("buffer %s: %s", b.Key, b.Error))
-		case b.Fill > th.MaxFill:
-			reasons = append(reasons, fmt.Sprintf("buffer %s at %.0f%% of its %d cap", b.Key, 100*b.Fill, b.Capacity))
+	var f model.HealthFacts
+	for i, b := range r.Buffers {
+		bf := model.BufferFact{Key: b.Key, Asset: b.Asset, Size: b.Size, Err: b.Error}
+		if b.LastTimestamp != nil && snap.Buffers[i].Last != nil {
+			bf.LastTick = *b.LastTimestamp
 		}
-		if b.LastAgeSeconds != nil && *b.LastAgeSeconds > th.Stale.Seconds() {
-			reasons = append(reasons, fmt.Sprintf("feed %s stale: last tick %s ago", b.Asset,
-				time.Duration(*b.LastAgeSeconds*float64(time.Second)).Round(time.Second)))
-		}
+		f.Buffers = append(f.Buffers, bf)
 	}
 	for _, c := range r.Caches {
-		if c.State == "expired" || c.State == "error" {
-			reasons = append(reasons, fmt.Sprintf("cache %s %s", c.Key, c.State))
+		f.Caches = append(f.Caches, model.CacheFact{Key: c.Key, State: c.State})
+	}
+	f.MissingCaches = missingCaches(snap)
+	if r.Flusher != nil {
+		ff := flusherFact(&r.Flusher.FlusherStatus)
+		f.Flusher = &ff
+	}
+	if len(r.Flushers) > 0 {
+		for i := range r.Flushers {
+			f.Flushers = append(f.Flushers, flusherFact(&r.Flushers[i].FlusherStatus))
 		}
 	}
-	reasons = append(reasons, missingCaches(snap)...)
-	switch {
-	case th.NoFlusher:
-	case r.Flusher == nil:
-		reasons = append(reasons, "no flusher heartbeat (no status published)")
-	case !r.Flusher.Alive:
-		reasons = append(reasons, fmt.Sprintf("flusher %s, last heartbeat %.0fs ago", r.Flusher.State, r.Flusher.HeartbeatAgeSeconds))
+	f.Assets = []model.AssetFact{}
+	for _, a := range r.Assets {
+		af := model.AssetFact{Asset: a.Asset, From: a.LastFrom}
+		if a.LastTimestamp != nil {
+			af.LastTick = *a.LastTimestamp
+		}
+		f.Assets = append(f.Assets, af)
 	}
-	if r.Flusher != nil && r.Flusher.LostToTrim > 0 {
-		reasons = append(reasons, fmt.Sprintf("flusher reports %d ticks lost to the producers' trim", r.Flusher.LostToTrim))
-	}
-	if len(reasons) == 0 {
-		return Health{Status: Healthy, Reasons: []string{}}
-	}
-	return Health{Status: Degraded, Reasons: reasons}
+	f.Live = r.live
+	return model.JudgeHealth(f, th, r.At)
+}
+
+func flusherFact(f *FlusherStatus) model.FlusherFact {
+	return model.FlusherFact{Instance: f.Instance, State: f.State, Heartbeat: f.Heartbeat, Problem: f.Problem,
+		LostToTrim: f.LostToTrim, Vanished: f.Vanished, BacklogFull: f.BacklogFull, Backlog: f.InFlight, MaxBacklog: f.MaxBacklog}
 }
 
 // missingCaches reports cache keys that expired away: an asset with a buffer that lacks a
@@ -300,7 +381,8 @@ func missingCaches(snap *Snapshot) []string {
 func DownReport(endpoint string, err error, now time.Time) Report {
 	return Report{
 		Schema: ReportSchema, At: now.UTC(), Server: ServerReport{Address: endpoint},
-		Buffers: []BufferReport{}, Caches: []CacheReport{},
-		Health: Health{Status: Down, Reasons: []string{strings.TrimSpace(err.Error())}},
+		Buffers: []BufferReport{}, Caches: []CacheReport{}, Flushers: []FlusherReport{}, Assets: []AssetReport{},
+		Topology: TopologyV1,
+		Health:   model.DownHealth(endpoint, err),
 	}
 }

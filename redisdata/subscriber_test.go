@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -305,4 +306,224 @@ func parseRedisBenchmarkRate(b *testing.B, out string) float64 {
 		b.Fatal(errors.New("no rate in redis-benchmark output: " + out))
 	}
 	return rate
+}
+
+// A frozen link (the peer is gone but nothing resets the connection: a partition, a dead
+// host) accepts the subscriber's PING, so a write that succeeds proves nothing. The
+// unanswered PONG must end the live state within HealthInterval + PongTimeout, and the
+// subscriber must come back by itself once the link thaws, seeing new messages.
+func TestSilentConnectionIsNoticedAndRedialled(t *testing.T) {
+	srv := redistest.Real(t)
+	proxy := redistest.NewProxy(t, srv.Addr)
+	s := startSubscriber(t, proxy.Addr, SubscriberOptions{
+		Assets: []string{"A_otc"}, HealthInterval: 300 * time.Millisecond, PongTimeout: 300 * time.Millisecond,
+	})
+	w := newWriter(t, srv.Addr)
+	ctx := context.Background()
+	w.Publish(ctx, "updates:A_otc", `{"price":1.5,"timestamp":1752960407}`)
+	nextTick(t, s, 2*time.Second)
+
+	proxy.Freeze()
+	frozen := time.Now()
+	waitFor(t, 5*time.Second, "the silent link to be noticed", func() bool { return s.Stats().State != StateLive })
+	noticed := time.Since(frozen)
+	if st := s.Stats(); !strings.Contains(st.LastErr, "no reply to PING") {
+		t.Fatalf("state %v, last error %q", st.State, st.LastErr)
+	}
+	proxy.Thaw()
+	waitFor(t, 5*time.Second, "live again", func() bool { return s.Stats().State == StateLive })
+	w.Publish(ctx, "updates:A_otc", `{"price":1.6,"timestamp":1752960408}`)
+	if tk := nextTick(t, s, 3*time.Second); tk.Price != 1.6 {
+		t.Fatalf("after the thaw got %+v", tk)
+	}
+	t.Logf("a frozen link was noticed %v after the freeze (health 300ms + pong 300ms)", noticed.Round(time.Millisecond))
+}
+
+// Channel names are the publisher's choice, of any length: huge ones must cost neither
+// memory (a cache of names, remembered candidates, kept bad messages) nor the connection
+// (a name over the reader's limit is cut, not a protocol error that redials).
+func TestHugeChannelNamesAreHarmless(t *testing.T) {
+	srv := redistest.Real(t)
+	s := startSubscriber(t, srv.Addr, SubscriberOptions{})
+	w := newWriter(t, srv.Addr)
+	ctx := context.Background()
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for i := range 300 {
+		name := fmt.Sprintf("updates:%d%s", i, strings.Repeat("x", 1<<20))
+		w.Publish(ctx, name, `{"price":1.5,"timestamp":1752960407}`)
+	}
+	w.Publish(ctx, "updates:EURUSD_otc", fmt.Sprintf(`{"price":1.5,"timestamp":%d}`, time.Now().Unix()))
+	waitFor(t, 10*time.Second, "every message read", func() bool { return s.Stats().Received == 301 })
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	st := s.Stats()
+	if st.Reconnects != 0 || st.State != StateLive || st.Bad != 300 {
+		t.Fatalf("stats %+v", st)
+	}
+	if grew := int64(after.HeapInuse) - int64(before.HeapInuse); grew > 32<<20 {
+		t.Fatalf("300 channel names of 1 MB left %d MB in use", grew>>20)
+	}
+	if bm := st.LastBad; bm == nil || len(bm.Channel) > 200 || len(bm.Err) > 400 {
+		t.Fatalf("the last bad message keeps %d bytes of channel name", len(bm.Channel))
+	}
+}
+
+// A flood that never lets the read buffer run dry must not trip the quiet-feed deadline:
+// it was set once, when the buffer was last empty, and expired in the middle of a message
+// a HealthInterval later, which cut the stream and lost what was in flight.
+func TestSubscriberSustainedFloodKeepsItsConnection(t *testing.T) {
+	srv := redistest.Real(t, "--client-output-buffer-limit", "pubsub 0 0 0")
+	var got atomic.Int64
+	s := startSubscriber(t, srv.Addr, SubscriberOptions{HealthInterval: 200 * time.Millisecond, PongTimeout: 200 * time.Millisecond,
+		Sink: func(model.Tick) {
+			// A reader a little slower than the publisher: the buffer never empties.
+			if got.Add(1)%50 == 0 {
+				time.Sleep(100 * time.Microsecond)
+			}
+		}})
+	w := newWriter(t, srv.Addr)
+	ctx := context.Background()
+	const n = 60_000
+	payloads := eurusdPayloads(t)
+	for sent := 0; sent < n; {
+		pipe := w.Pipeline()
+		for range 1000 {
+			pipe.Publish(ctx, "updates:EURUSD_otc", payloads[sent%len(payloads)])
+			sent++
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, 30*time.Second, "every message", func() bool {
+		st := s.Stats()
+		return st.Received >= n || st.Reconnects > 0
+	})
+	if st := s.Stats(); st.Received != n || st.Reconnects != 0 || st.Bad != 0 {
+		t.Fatalf("received %d of %d, %d reconnects (%s), bad %d", st.Received, n, st.Reconnects, st.LastErr, st.Bad)
+	}
+}
+
+// At a high rate a display's reader holds ticks in the socket until the display asks
+// for them: Drain returns with every tick that had arrived in the sink.
+func TestSubscriberHoldsTicksUntilDrained(t *testing.T) {
+	srv := redistest.Real(t)
+	var held atomic.Int64
+	s := startSubscriber(t, srv.Addr, SubscriberOptions{Hold: 10 * time.Second, Pending: func() { held.Add(1) },
+		burstWindow: time.Second})
+	w := newWriter(t, srv.Addr)
+	ctx := context.Background()
+	publish := func(n int) {
+		pipe := w.Pipeline()
+		for i := range n {
+			pipe.Publish(ctx, "updates:EURUSD_otc", fmt.Sprintf(`{"price":1.08,"timestamp":%d}`, 1729760400+i))
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	drainCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	publish(500) // a burst: the reader starts holding as it reads it
+	waitFor(t, 5*time.Second, "the reader holding", func() bool { return held.Load() > 0 })
+	// The reader may start holding before the server wrote the whole burst: each Drain
+	// takes what had arrived when it was called.
+	waitFor(t, 5*time.Second, "the burst drained", func() bool {
+		if err := s.Drain(drainCtx); err != nil {
+			t.Fatal(err)
+		}
+		return s.Stats().Received == 500
+	})
+	publish(50)
+	time.Sleep(50 * time.Millisecond) // in the reader's socket by now, not taken
+	if got := s.Stats().Received; got != 500 {
+		t.Fatalf("received %d while holding, want 500", got)
+	}
+	if err := s.Drain(drainCtx); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Stats().Received; got != 550 {
+		t.Fatalf("received %d after Drain, want 550", got)
+	}
+	// Published one by one (a segment each), as a live feed arrives: the held socket
+	// must keep taking them in, not leave them with a server waiting for acknowledgements.
+	for i := range 300 {
+		if err := w.Publish(ctx, "updates:EURUSD_otc", fmt.Sprintf(`{"price":1.09,"timestamp":%d}`, 1729770400+i)).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(50 * time.Millisecond)
+	if err := s.Drain(drainCtx); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Stats().Received; got != 850 {
+		t.Fatalf("received %d after Drain, want 850: ticks stayed behind in the server", got)
+	}
+	// A quiet feed is read as it comes, without a Drain.
+	waitFor(t, 5*time.Second, "the reader to stop holding", func() bool {
+		publish(1)
+		_ = s.Drain(drainCtx)
+		time.Sleep(20 * time.Millisecond)
+		s.drainMu.Lock()
+		defer s.drainMu.Unlock()
+		return !s.holding
+	})
+	before := s.Stats().Received
+	publish(1)
+	waitFor(t, 5*time.Second, "a tick of a quiet feed", func() bool { return s.Stats().Received == before+1 })
+}
+
+// Sync returns once every message published before it is counted: the flusher's
+// trim-loss window depends on it. A slow reader makes the lag real: without Sync the
+// count right after the last PUBLISH is short.
+func TestSubscriberSyncCountsEverythingPublishedBefore(t *testing.T) {
+	srv := redistest.Real(t)
+	var slow atomic.Bool
+	var n atomic.Int64
+	s := startSubscriber(t, srv.Addr, SubscriberOptions{Sink: func(model.Tick) {
+		if slow.Load() && n.Add(1)%100 == 0 {
+			time.Sleep(time.Millisecond)
+		}
+	}})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	waitFor(t, 5*time.Second, "subscribed", func() bool { return s.Sync(ctx) == nil })
+	w := newWriter(t, srv.Addr)
+	payloads := eurusdPayloads(t)
+	slow.Store(true)
+	var lagged bool
+	for round := 1; round <= 5; round++ {
+		pipe := w.Pipeline()
+		for i := range 2000 {
+			pipe.Publish(ctx, "updates:EURUSD_otc", payloads[i%len(payloads)])
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+		lagged = lagged || s.Stats().Received < int64(round*2000)
+		if err := s.Sync(ctx); err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		if got := s.Stats().Received; got != int64(round*2000) {
+			t.Fatalf("round %d: %d received after Sync, want %d", round, got, round*2000)
+		}
+	}
+	if !lagged {
+		t.Log("the reader never lagged: Sync was not put to the test")
+	}
+}
+
+// A Sync on a subscriber that has no connection says so at once, not after a timeout.
+func TestSubscriberSyncWithoutConnection(t *testing.T) {
+	c, err := NewClient(Options{Addr: "127.0.0.1:1", DialTimeout: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	s := NewSubscriber(c, SubscriberOptions{})
+	if err := s.Sync(context.Background()); !errors.Is(err, errNotSubscribed) {
+		t.Fatalf("Sync without a connection: %v", err)
+	}
 }
