@@ -91,10 +91,9 @@ func (f *Feeder) Run(ctx context.Context) error {
 		failed := false
 		for len(pending) > 0 && ctx.Err() == nil {
 			n := min(len(pending), f.opts.MaxBatch)
-			if err := f.sink.Write(ctx, pending[:n]); err != nil {
-				if ctx.Err() != nil {
-					break
-				}
+			// The feed stops between batches, never inside one: a write cut off by the end
+			// of the run may already be applied and published, and must then be counted.
+			if err := f.write(ctx, pending[:n]); err != nil {
 				f.fail(err)
 				failed = true
 				break
@@ -133,6 +132,15 @@ func (f *Feeder) Run(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// writeTimeout bounds one sink write, which no longer ends with the run's context.
+const writeTimeout = 10 * time.Second
+
+func (f *Feeder) write(ctx context.Context, ticks []model.Tick) error {
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
+	defer cancel()
+	return f.sink.Write(wctx, ticks)
 }
 
 func (f *Feeder) fail(err error) {
