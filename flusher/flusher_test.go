@@ -151,7 +151,7 @@ func TestFlushMovesEveryTickOnceAndSetsBadOnesAside(t *testing.T) {
 		if dead, _ := r.store.CountDeadLetters(ctx, "EURUSD_otc"); dead != 2 {
 			t.Fatalf("dead letters %d", dead)
 		}
-		if keys := r.redis.Keys(ctx, "quflx:inflight:*").Val(); len(keys) != 0 {
+		if keys := r.redis.Keys(ctx, "quflx:{ticks:*").Val(); len(keys) != 0 {
 			t.Fatalf("claims left: %v", keys)
 		}
 		st, ok, err := redisdata.ReadFlusherStatus(ctx, r.redis, redisdata.DefaultFlusherStatusKey)
@@ -161,28 +161,45 @@ func TestFlushMovesEveryTickOnceAndSetsBadOnesAside(t *testing.T) {
 	})
 }
 
-// A claim a crashed run left in flight is flushed first; if its commit had already
-// happened, the replay inserts nothing twice.
-func TestRecoveryOfClaimsLeftInFlight(t *testing.T) {
+// A claim a killed flusher left behind is adopted once its lease runs out, and written
+// from where the store says it stands: the 60 entries the dead flusher had committed are
+// not even read again.
+func TestAKilledFlushersClaimIsAdoptedAndFinished(t *testing.T) {
 	srv := redistest.Real(t)
 	r := newRig(t, srv.Addr)
 	ctx := context.Background()
 	ticks := r.produce([]string{"A_otc"}, 100, time.Now().Add(-time.Minute).UnixMicro())
-	cl := redisdata.NewClaimer(r.redis, "")
-	if _, err := cl.Claim(ctx, []string{"ticks:A_otc"}); err != nil {
+	dead := redisdata.NewClaimer(r.redis, redisdata.ClaimOptions{Owner: "dead", Lease: 500 * time.Millisecond})
+	res, err := dead.Claim(ctx, []string{"ticks:A_otc"})
+	if err != nil || res[0].Claim == nil {
 		t.Fatal(err)
 	}
-	// The crashed run had committed the first 60 before dying.
-	if _, err := r.store.Write(ctx, store.Batch{Ticks: ticks[:60]}); err != nil {
+	// The dead flusher had committed the first 60 entries (list index order) before dying.
+	read, _ := dead.Read(ctx, *res[0].Claim, 0, 60)
+	var first []model.Tick
+	for _, e := range read.Entries {
+		tk, err := (&model.Decoder{}).DecodeString(e, "A_otc", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		first = append(first, tk)
+	}
+	if _, err := r.store.Write(ctx, store.Batch{Ticks: first, Claims: []store.ClaimSpan{{ID: res[0].Claim.ID, From: 0, To: 60}}}); err != nil {
 		t.Fatal(err)
 	}
-	f, stop := r.run(Options{Interval: time.Hour})
-	waitFor(t, 5*time.Second, "recovered", func() bool { return r.count() == 100 })
+	start := time.Now()
+	f, stop := r.run(Options{Interval: time.Hour, AdoptEvery: 50 * time.Millisecond, DiscoverEvery: 100 * time.Millisecond})
+	waitFor(t, 5*time.Second, "adopted and finished", func() bool { return r.count() == int64(len(ticks)) })
+	took := time.Since(start)
 	stop()
 	s := f.Stats()
-	if s.Flushed != 40 || s.DuplicatesSkipped != 60 || s.InFlight != 0 {
+	if s.Flushed != 40 || s.DuplicatesSkipped != 0 || s.Adopted != 100 || s.InFlight != 0 {
 		t.Fatalf("stats %+v", s)
 	}
+	if keys := r.redis.Keys(ctx, "quflx:{ticks:*").Val(); len(keys) != 0 {
+		t.Fatalf("claim keys left after adoption: %v", keys)
+	}
+	t.Logf("a dead flusher's claim (lease 500ms) was finished %v after the new flusher started", took.Round(time.Millisecond))
 }
 
 // The high-water trigger keeps up with a fast producer: nothing reaches the LTRIM cap.
@@ -221,19 +238,7 @@ func TestLossToTheTrimIsCountedNotSilent(t *testing.T) {
 func TestNoLossWhileTheStoreIsDown(t *testing.T) {
 	srv := redistest.Real(t)
 	r := newRig(t, srv.Addr)
-	ctx := context.Background()
-	locker, err := sql.Open("sqlite", r.dbPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer locker.Close()
-	conn, err := locker.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := conn.ExecContext(ctx, "BEGIN EXCLUSIVE"); err != nil {
-		t.Fatal(err)
-	}
+	unlock := r.lockStore()
 	f, stop := r.run(Options{Interval: 300 * time.Millisecond, HighWater: 200, RetryMax: 300 * time.Millisecond})
 	time.Sleep(100 * time.Millisecond)
 	// 3 x 1000 per asset in 1.5 s: three times the buffer cap while the store is down.
@@ -242,10 +247,7 @@ func TestNoLossWhileTheStoreIsDown(t *testing.T) {
 	if s := f.Stats(); s.State != StateRetrying || s.InFlight == 0 {
 		t.Fatalf("while down: %+v", s)
 	}
-	if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
-		t.Fatal(err)
-	}
-	conn.Close()
+	unlock()
 	waitFor(t, 15*time.Second, "all stored after the store came back", func() bool { return r.count() == int64(len(ticks)) })
 	stop()
 	s := f.Stats()
@@ -303,11 +305,10 @@ func BenchmarkFlush(b *testing.B) {
 					b.Fatal(err)
 				}
 				n := fillBuffers(b, c, 10, 20_000)
-				f := New(c, st, Options{TickKey: tickKey, Channel: channel, Interval: time.Hour})
-				f.addBuffers(benchKeys(10))
+				f := New(c, st, Options{TickKey: tickKey, Channel: channel, Interval: time.Hour, Assets: benchAssets(10)})
 				start := time.Now()
 				f.claim(ctx, f.bufferKeys())
-				if err := f.writeAll(ctx); err != nil {
+				if err := f.writeAll(ctx, false); err != nil {
 					b.Fatal(err)
 				}
 				elapsed += time.Since(start)
@@ -348,12 +349,12 @@ func fillBuffers(b *testing.B, c *redisdata.Client, n, perAsset int) int {
 	return n * perAsset
 }
 
-func benchKeys(n int) []string {
-	var keys []string
+func benchAssets(n int) []string {
+	var assets []string
 	for a := range n {
-		keys = append(keys, fmt.Sprintf("ticks:BENCH%02d_otc", a))
+		assets = append(assets, fmt.Sprintf("BENCH%02d_otc", a))
 	}
-	return keys
+	return assets
 }
 
 // Replaying the real EURUSD recording through the whole pipeline (producer, Redis,
@@ -441,4 +442,146 @@ func straightforwardMinutes(t *testing.T, path string) minutes {
 		out = append(out, model.Candle{Start: start, Open: k.price, High: k.price, Low: k.price, Close: k.price, Volume: 1})
 	}
 	return minutes{candles: out, ticks: int64(len(ticks))}
+}
+
+// Discovery walks the whole keyspace with SCAN; on a large keyspace that takes long, and
+// it must not hold up the high-water claims of a fast feed (it ran inside the claim loop).
+func TestALargeKeyspaceDoesNotDelayClaims(t *testing.T) {
+	srv := redistest.Real(t, "--enable-debug-command", "yes")
+	r := newRig(t, srv.Addr)
+	ctx := context.Background()
+	// In steps: one DEBUG POPULATE of a million keys outlasts the client's read timeout
+	// on a loaded machine.
+	for i := range 10 {
+		if err := r.redis.Do(ctx, "DEBUG", "POPULATE", 100_000, fmt.Sprintf("unrelated%d", i)).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := time.Now()
+	var n int
+	_ = r.redis.ScanEach(ctx, "ticks:*", 1000, func(keys []string) { n += len(keys) })
+	scan := time.Since(start)
+	f, stop := r.run(Options{Interval: time.Hour, HighWater: 300, DiscoverEvery: time.Millisecond})
+	time.Sleep(200 * time.Millisecond)
+	// 2 × 3000 ticks/s: the buffers' cap of 1000 fills in a third of a second.
+	ticks := r.produceAt([]string{"A_otc", "B_otc"}, 6000, time.Now().Add(-time.Minute).UnixMicro(), 3000)
+	waitFor(t, 10*time.Second, "the ticks above the last high-water mark", func() bool { return r.count() >= int64(len(ticks))-600 })
+	stop()
+	if s := f.Stats(); s.LostToTrim != 0 || s.Flushed != int64(len(ticks)) {
+		t.Fatalf("stats %+v", s)
+	}
+	t.Logf("one discovery SCAN of 1,000,000 keys takes %v; nothing lost to the trim at 2 x 3000 ticks/s", scan.Round(time.Millisecond))
+}
+
+// A key that matches the buffer pattern but is not a list is not a buffer: it is said
+// once and left alone, and does not make the flusher look failing. A claim that fails
+// for any other reason does.
+func TestAKeyThatIsNotAListIsLeftAlone(t *testing.T) {
+	srv := redistest.Real(t)
+	r := newRig(t, srv.Addr)
+	ctx := context.Background()
+	r.redis.Set(ctx, "ticks:NOTALIST", "x", 0)
+	ticks := r.produce([]string{"A_otc"}, 100, time.Now().Add(-time.Minute).UnixMicro())
+	var mu sync.Mutex
+	var said int
+	f, stop := r.run(Options{Interval: 100 * time.Millisecond, DiscoverEvery: 50 * time.Millisecond, Log: func(line string) {
+		if strings.Contains(line, "NOTALIST") {
+			mu.Lock()
+			said++
+			mu.Unlock()
+		}
+	}})
+	waitFor(t, 5*time.Second, "stored", func() bool { return r.count() == int64(len(ticks)) })
+	time.Sleep(500 * time.Millisecond) // several intervals and discoveries more
+	stop()
+	mu.Lock()
+	defer mu.Unlock()
+	if s := f.Stats(); said != 1 || s.LastErr != "" || s.Errors != 0 {
+		t.Fatalf("said %d times; stats %+v", said, s)
+	}
+}
+
+// A flusher restarted under the same Instance name (an operator's label, or an embedding
+// program's fixed one) must not take its new claims for an earlier run's, whose progress
+// the store remembers: that released 200 new ticks unwritten.
+func TestARestartUnderTheSameInstanceNameLosesNothing(t *testing.T) {
+	srv := redistest.Real(t)
+	r := newRig(t, srv.Addr)
+	base := time.Now().Add(-time.Minute).UnixMicro()
+	opts := Options{Instance: "host1", Interval: 100 * time.Millisecond}
+	_, stop := r.run(opts)
+	first := r.produce([]string{"A_otc"}, 300, base)
+	waitFor(t, 5*time.Second, "the first run's ticks", func() bool { return r.count() == int64(len(first)) })
+	stop()
+	f, stop2 := r.run(opts)
+	second := r.produce([]string{"A_otc"}, 200, base+1_000_000)
+	waitFor(t, 5*time.Second, "the second run's ticks", func() bool { return r.count() == int64(len(first)+len(second)) })
+	stop2()
+	if s := f.Stats(); s.Flushed != 200 {
+		t.Fatalf("second run %+v", s)
+	}
+}
+
+// The limit on assets is for names seen only on pub/sub: a buffer that exists is data, and
+// is flushed however many there are.
+func TestEveryExistingBufferIsFlushedPastMaxAssets(t *testing.T) {
+	srv := redistest.Real(t)
+	r := newRig(t, srv.Addr)
+	ticks := r.produce([]string{"A_otc", "B_otc", "C_otc", "D_otc", "E_otc"}, 20, time.Now().Add(-time.Minute).UnixMicro())
+	_, stop := r.run(Options{MaxAssets: 2, Interval: 100 * time.Millisecond, DiscoverEvery: 50 * time.Millisecond})
+	waitFor(t, 5*time.Second, "every buffer flushed", func() bool { return r.count() == int64(len(ticks)) })
+	stop()
+}
+
+// The first flusher's in-flight lists are its own while it still beats (it appends to
+// them and trims their head): they are adopted only once it has stopped.
+func TestLegacyListsWaitForTheOldFlusherToStop(t *testing.T) {
+	srv := redistest.Real(t)
+	r := newRig(t, srv.Addr)
+	ctx := context.Background()
+	ticks := r.produce([]string{"A_otc"}, 50, time.Now().Add(-time.Minute).UnixMicro())
+	if err := r.redis.Rename(ctx, "ticks:A_otc", redisdata.LegacyClaimPrefix+"ticks:A_otc").Err(); err != nil {
+		t.Fatal(err)
+	}
+	old := redisdata.FlusherStatus{State: "flushing", Heartbeat: time.Now()} // no instance: the first version
+	if err := redisdata.PublishFlusherStatus(ctx, r.redis, redisdata.DefaultFlusherStatusKey, old, 2*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	_, stop := r.run(Options{Interval: 100 * time.Millisecond, DiscoverEvery: 100 * time.Millisecond, StatusKey: "other:status"})
+	time.Sleep(700 * time.Millisecond)
+	if n := r.redis.LLen(ctx, redisdata.LegacyClaimPrefix+"ticks:A_otc").Val(); n != 50 || r.count() != 0 {
+		t.Fatalf("the old flusher's list was taken while it beat: %d left, %d stored", n, r.count())
+	}
+	waitFor(t, 10*time.Second, "adopted once the old flusher's heartbeat expired", func() bool { return r.count() == int64(len(ticks)) })
+	stop()
+}
+
+// lockStore takes the SQLite store's write lock, as another process would (a backup, a
+// migration), until the returned function gives it back.
+func (r *rig) lockStore() (unlock func()) {
+	r.t.Helper()
+	ctx := context.Background()
+	locker, err := sql.Open("sqlite", r.dbPath)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	conn, err := locker.Conn(ctx)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(ctx, "BEGIN EXCLUSIVE"); err != nil {
+		r.t.Fatal(err)
+	}
+	var once sync.Once
+	unlock = func() {
+		once.Do(func() {
+			if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
+				r.t.Fatal(err)
+			}
+			conn.Close()
+			locker.Close()
+		})
+	}
+	r.t.Cleanup(unlock)
+	return unlock
 }
