@@ -8,11 +8,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+	"unicode/utf8"
+
+	"github.com/quflx/quflx-tui/model/format"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/quflx/quflx-tui/model"
 	"github.com/quflx/quflx-tui/redisdata"
@@ -29,11 +35,15 @@ type Options struct {
 	MaxKeys int
 	// MaxRange caps the elements of one redis_lrange (default 1000).
 	MaxRange int
-	// MaxValue caps the bytes of a value redis_get returns (default 64 KiB).
+	// MaxValue caps the bytes of a value redis_get returns (default 64 KiB), and of one
+	// list element redis_lrange returns whole.
 	MaxValue int
-	Version  string
-	// FlusherStatusKey is read by quflx_get_performance_metrics.
-	FlusherStatusKey string
+	// MaxResultBytes caps the bytes of one redis_lrange result (default 256 KiB).
+	MaxResultBytes int
+	// ScanDeadline bounds a redis_keys walk (default 2 s): a pattern that matches
+	// nothing walks the whole keyspace.
+	ScanDeadline time.Duration
+	Version      string
 }
 
 func (o *Options) defaults() {
@@ -46,8 +56,11 @@ func (o *Options) defaults() {
 	if o.MaxValue <= 0 {
 		o.MaxValue = 64 << 10
 	}
-	if o.FlusherStatusKey == "" {
-		o.FlusherStatusKey = redisdata.DefaultFlusherStatusKey
+	if o.MaxResultBytes <= 0 {
+		o.MaxResultBytes = 256 << 10
+	}
+	if o.ScanDeadline <= 0 {
+		o.ScanDeadline = 2 * time.Second
 	}
 	if o.Version == "" {
 		o.Version = "devel"
@@ -56,23 +69,25 @@ func (o *Options) defaults() {
 
 // tools holds what the handlers share.
 type tools struct {
-	c    *redisdata.Client
+	w    *redisdata.Watch
+	c    *redisdata.Client // w's
 	opts Options
 }
 
 // WriteTools are offered only with Options.AllowWrites.
 var WriteTools = []string{"redis_set", "redis_del", "redis_lpush", "redis_ltrim"}
 
-// NewServer returns an MCP server whose tools use c. c should be read-only unless
-// opts.AllowWrites: the allowlist then refuses writes whatever a tool tries.
-func NewServer(c *redisdata.Client, opts Options) *sdk.Server {
+// NewServer returns an MCP server whose tools read through w's client, which should be
+// read-only unless opts.AllowWrites: the allowlist then refuses writes whatever a tool
+// tries. w need not be started: the tools read on demand.
+func NewServer(w *redisdata.Watch, opts Options) *sdk.Server {
 	opts.defaults()
 	s := sdk.NewServer(&sdk.Implementation{Name: "quflx-tui", Title: "QuFLX Redis", Version: opts.Version}, &sdk.ServerOptions{
 		Instructions: "Tools to inspect the Redis of a QuFLX market-data pipeline: tick buffers " +
 			"(" + opts.TickKey.String() + "), candle caches (" + opts.CacheKey.String() + ") and server metrics." +
 			writeNote(opts.AllowWrites),
 	})
-	t := &tools{c: c, opts: opts}
+	t := &tools{w: w, c: w.Client(), opts: opts}
 	ro := &sdk.ToolAnnotations{ReadOnlyHint: true}
 	sdk.AddTool(s, &sdk.Tool{Name: "redis_ping", Description: "Ping Redis and report the round trip.", Annotations: ro}, t.ping)
 	sdk.AddTool(s, &sdk.Tool{Name: "redis_get", Description: "Get a string value (at most 64 KiB of it).", Annotations: ro}, t.get)
@@ -101,8 +116,10 @@ func writeNote(allowed bool) string {
 
 // text is a short rendering of a result for clients that show text; the structured
 // content holds everything.
+// Key names and values are anyone's: the text, which clients show people, is sanitised
+// (the structured content is escaped JSON, for programs).
 func text(format string, args ...any) *sdk.CallToolResult {
-	return &sdk.CallToolResult{Content: []sdk.Content{&sdk.TextContent{Text: fmt.Sprintf(format, args...)}}}
+	return &sdk.CallToolResult{Content: []sdk.Content{&sdk.TextContent{Text: model.PrintableText(fmt.Sprintf(format, args...))}}}
 }
 
 func needKey(key string) error {
@@ -120,16 +137,13 @@ type PingOut struct {
 }
 
 func (t *tools) ping(ctx context.Context, _ *sdk.CallToolRequest, _ struct{}) (*sdk.CallToolResult, PingOut, error) {
-	start := time.Now()
-	pong, err := t.c.Ping(ctx).Result()
+	rtt, err := t.c.PingRTT(ctx)
 	if err != nil {
 		return nil, PingOut{}, fmt.Errorf("ping %s: %w", t.c.Endpoint(), err)
 	}
-	out := PingOut{Pong: pong, RTTMillis: millis(time.Since(start))}
-	return text("%s in %.2f ms", pong, out.RTTMillis), out, nil
+	out := PingOut{Pong: "PONG", RTTMillis: format.Millis(rtt)}
+	return text("%s in %.2f ms", out.Pong, out.RTTMillis), out, nil
 }
-
-func millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // --- redis_get
 
@@ -191,28 +205,62 @@ type KeysOut struct {
 	Keys      []string `json:"keys"`
 	Count     int      `json:"count"`
 	Truncated bool     `json:"truncated"`
+	// Partial says the walk stopped at its deadline before seeing the whole keyspace.
+	Partial bool `json:"partial,omitempty"`
+}
+
+// Bounds on a redis_keys pattern: SCAN matches every key of the keyspace against it, and
+// glob matching with many stars is exponential in servers before 6.2.11 and 7.0.9.
+const (
+	maxPatternLen   = 256
+	maxPatternStars = 8
+)
+
+func checkPattern(p string) error {
+	switch {
+	case len(p) > maxPatternLen:
+		return fmt.Errorf("pattern of %d bytes: at most %d", len(p), maxPatternLen)
+	case strings.Count(p, "*") > maxPatternStars:
+		return fmt.Errorf("pattern with %d '*': at most %d", strings.Count(p, "*"), maxPatternStars)
+	}
+	return nil
 }
 
 func (t *tools) keys(ctx context.Context, _ *sdk.CallToolRequest, in KeysIn) (*sdk.CallToolResult, KeysOut, error) {
 	if in.Pattern == "" {
 		in.Pattern = "*"
 	}
+	if err := checkPattern(in.Pattern); err != nil {
+		return nil, KeysOut{}, err
+	}
 	limit := t.opts.MaxKeys
 	if in.Limit > 0 {
 		limit = min(in.Limit, limit)
 	}
-	keys, err := redisdata.ScanKeys(ctx, t.c, in.Pattern, 1000, limit+1)
+	walk, cancel := context.WithTimeout(ctx, t.opts.ScanDeadline)
+	defer cancel()
+	keys, err := redisdata.ScanKeys(walk, t.c, in.Pattern, 1000, limit+1)
+	partial := false
 	if err != nil {
-		return nil, KeysOut{}, err
+		if walk.Err() == nil || ctx.Err() != nil {
+			return nil, KeysOut{}, err
+		}
+		partial = true // the deadline: what was found so far is the answer
 	}
-	out := KeysOut{Pattern: in.Pattern, Keys: keys, Truncated: len(keys) > limit}
+	out := KeysOut{Pattern: in.Pattern, Keys: keys, Truncated: len(keys) > limit, Partial: partial}
 	if out.Truncated {
 		out.Keys = keys[:limit]
 	}
+	if out.Keys == nil {
+		out.Keys = []string{}
+	}
 	out.Count = len(out.Keys)
 	more := ""
-	if out.Truncated {
+	switch {
+	case out.Truncated:
 		more = " (more exist: narrow the pattern)"
+	case partial:
+		more = fmt.Sprintf(" (the walk stopped after %s before seeing every key: narrow the pattern)", t.opts.ScanDeadline)
 	}
 	return text("%d keys match %s%s: %s", out.Count, in.Pattern, more, shorten(strings.Join(out.Keys, " "), 300)), out, nil
 }
@@ -225,7 +273,16 @@ type InfoIn struct {
 
 type InfoOut struct {
 	Section string                       `json:"section"`
-	Info    map[string]map[string]string `json:"info"`
+	Info    map[string]map[string]string `json:"info"` // of the one server; empty for a cluster
+	// Nodes are a Redis Cluster's masters, each with its own INFO.
+	Nodes []NodeInfoOut `json:"nodes,omitempty"`
+}
+
+// NodeInfoOut is one cluster node's INFO.
+type NodeInfoOut struct {
+	Address string                       `json:"address"`
+	Info    map[string]map[string]string `json:"info,omitempty"`
+	Error   string                       `json:"error,omitempty"`
 }
 
 func (t *tools) info(ctx context.Context, _ *sdk.CallToolRequest, in InfoIn) (*sdk.CallToolResult, InfoOut, error) {
@@ -236,11 +293,41 @@ func (t *tools) info(ctx context.Context, _ *sdk.CallToolRequest, in InfoIn) (*s
 		}
 		sections = []string{in.Section}
 	}
+	out := InfoOut{Section: in.Section, Info: map[string]map[string]string{}}
+	if t.c.IsCluster() {
+		// Every master answers for itself: one node's INFO is a third of a cluster.
+		var mu sync.Mutex
+		err := t.c.ForEachNodeAddr(ctx, func(ctx context.Context, addr string, node redis.Cmdable) error {
+			n := NodeInfoOut{Address: addr}
+			if m, err := node.InfoMap(ctx, sections...).Result(); err != nil {
+				n.Error = err.Error()
+			} else {
+				n.Info = map[string]map[string]string(m)
+			}
+			mu.Lock()
+			out.Nodes = append(out.Nodes, n)
+			mu.Unlock()
+			return nil
+		})
+		if len(out.Nodes) == 0 {
+			return nil, InfoOut{}, fmt.Errorf("info %s: no cluster node answered: %v", in.Section, err)
+		}
+		slices.SortFunc(out.Nodes, func(a, b NodeInfoOut) int { return strings.Compare(a.Address, b.Address) })
+		var parts []string
+		for _, n := range out.Nodes {
+			if n.Error != "" {
+				parts = append(parts, n.Address+" error: "+n.Error)
+			} else {
+				parts = append(parts, fmt.Sprintf("%s (%d sections)", n.Address, len(n.Info)))
+			}
+		}
+		return text("INFO of %d cluster masters: %s", len(out.Nodes), strings.Join(parts, ", ")), out, nil
+	}
 	m, err := t.c.InfoMap(ctx, sections...).Result()
 	if err != nil {
 		return nil, InfoOut{}, fmt.Errorf("info %s: %w", in.Section, err)
 	}
-	out := InfoOut{Section: in.Section, Info: map[string]map[string]string(m)}
+	out.Info = map[string]map[string]string(m)
 	var parts []string
 	for section, fields := range out.Info {
 		parts = append(parts, fmt.Sprintf("%s (%d fields)", section, len(fields)))
@@ -281,6 +368,9 @@ type RangeOut struct {
 	Values    []string `json:"values"`
 	Length    int64    `json:"length"` // of the whole list
 	Truncated bool     `json:"truncated"`
+	// Cut lists the indexes in Values of elements longer than the value bound: each holds
+	// its first bytes and its length.
+	Cut []int `json:"cut,omitempty"`
 }
 
 func (t *tools) lrange(ctx context.Context, _ *sdk.CallToolRequest, in RangeIn) (*sdk.CallToolResult, RangeOut, error) {
@@ -300,15 +390,38 @@ func (t *tools) lrange(ctx context.Context, _ *sdk.CallToolRequest, in RangeIn) 
 	if stop-start+1 > int64(t.opts.MaxRange) {
 		out.Stop, out.Truncated = start+int64(t.opts.MaxRange)-1, true
 	}
-	out.Values, err = t.c.LRange(ctx, in.Key, out.Start, out.Stop).Result()
+	// Bounded in bytes per element and in all, in Redis: a list of huge junk elements
+	// must not become gigabytes in this process or in the answer.
+	elems, err := redisdata.ReadListBounded(ctx, t.c, in.Key, out.Start, out.Stop, t.opts.MaxValue, t.opts.MaxResultBytes)
 	if err != nil {
 		return nil, RangeOut{}, fmt.Errorf("lrange %s: %w", in.Key, err)
 	}
+	for _, e := range elems {
+		v := e.Value
+		if e.Cut() {
+			out.Cut = append(out.Cut, len(out.Values))
+			v = cutValue(v, e.Len)
+		}
+		out.Values = append(out.Values, v)
+	}
+	if served := out.Start + int64(len(out.Values)) - 1; served < out.Stop {
+		out.Stop, out.Truncated = served, true
+	}
 	more := ""
 	if out.Truncated {
-		more = fmt.Sprintf(" (bounded to %d elements)", t.opts.MaxRange)
+		more = fmt.Sprintf(" (bounded to %d elements and %d bytes)", t.opts.MaxRange, t.opts.MaxResultBytes)
 	}
 	return text("%s[%d..%d]: %d of %d elements%s", in.Key, out.Start, out.Stop, len(out.Values), n, more), out, nil
+}
+
+// cutValue shows the head of a value too long to return, on a rune boundary, and says how
+// long the whole was.
+func cutValue(head string, whole int) string {
+	cut := min(len(head), 1024)
+	for cut > 0 && cut < len(head) && !utf8.RuneStart(head[cut]) {
+		cut--
+	}
+	return head[:cut] + fmt.Sprintf("… (%d bytes)", whole)
 }
 
 func normIndex(i, n int64) int64 {
@@ -494,19 +607,12 @@ type PerformanceOut struct {
 }
 
 func (t *tools) performance(ctx context.Context, _ *sdk.CallToolRequest, _ struct{}) (*sdk.CallToolResult, PerformanceOut, error) {
-	start := time.Now()
-	if err := t.c.Ping(ctx).Err(); err != nil {
-		return nil, PerformanceOut{}, fmt.Errorf("ping %s: %w", t.c.Endpoint(), err)
+	// Ping, then INFO and the flusher status in one round trip; no buffers or caches.
+	reading := t.w.PollServer(ctx)
+	if reading.Err != nil {
+		return nil, PerformanceOut{}, reading.Err
 	}
-	ping := time.Since(start)
-	// INFO and the flusher status in one round trip; no buffers or caches.
-	p := redisdata.NewPoller(t.c, redisdata.PollerOptions{TickKey: t.opts.TickKey, CacheKey: t.opts.CacheKey,
-		Assets: []string{}, FlusherStatusKey: t.opts.FlusherStatusKey, DiscoverEvery: time.Hour})
-	snap, err := p.PollServer(ctx)
-	if err != nil {
-		return nil, PerformanceOut{}, err
-	}
-	r := redisdata.NewReport(snap, t.c.Endpoint(), ping, redisdata.Thresholds{NoFlusher: true}, time.Now())
+	r, snap := reading.Report, reading.Snapshot
 	out := PerformanceOut{Server: r.Server, HitRate: r.HitRates.ServerLifetime, Flusher: snap.Flusher, At: r.At}
 	if snap.FlusherErr != nil {
 		out.Warnings = append(out.Warnings, snap.FlusherErr.Error())

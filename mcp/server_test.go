@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -31,7 +32,7 @@ func session(t *testing.T, addr string, allowWrites bool) (*sdk.ClientSession, *
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	server := NewServer(c, Options{TickKey: tickKey, CacheKey: cacheKey, AllowWrites: allowWrites})
+	server := NewServer(redisdata.NewWatch(c, redisdata.WatchOptions{TickKey: tickKey, CacheKey: cacheKey}), Options{TickKey: tickKey, CacheKey: cacheKey, AllowWrites: allowWrites})
 	st, ct := sdk.NewInMemoryTransports()
 	ctx := context.Background()
 	ss, err := server.Connect(ctx, st, nil)
@@ -336,4 +337,70 @@ func TestMonitorBuffersOf100AssetsIsOneRoundTrip(t *testing.T) {
 	if got := rt.n.Load(); got != 1 {
 		t.Fatalf("monitor of 100 assets took %d round trips, want 1", got)
 	}
+}
+
+// redis_keys refuses patterns that would make SCAN's matching slow (long, many stars) and
+// stops its walk at a deadline, answering with what it found; a pattern matching nothing
+// in a large keyspace cannot keep the tool (or the server) busy for long.
+func TestKeysIsBounded(t *testing.T) {
+	srv := redistest.Real(t, "--enable-debug-command", "yes")
+	c, err := redisdata.NewClient(redisdata.Options{Addr: srv.Addr, ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	w := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	defer w.Close()
+	if err := w.Do(context.Background(), "DEBUG", "POPULATE", 1_000_000, "junk").Err(); err != nil {
+		t.Fatal(err)
+	}
+	server := NewServer(redisdata.NewWatch(c, redisdata.WatchOptions{TickKey: tickKey, CacheKey: cacheKey}), Options{TickKey: tickKey, CacheKey: cacheKey, ScanDeadline: 100 * time.Millisecond})
+	st, ct := sdk.NewInMemoryTransports()
+	ctx := context.Background()
+	ss, _ := server.Connect(ctx, st, nil)
+	defer ss.Close()
+	cs, err := sdk.NewClient(&sdk.Implementation{Name: "t", Version: "1"}, nil).Connect(ctx, ct, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	for _, bad := range []string{strings.Repeat("a", 300), strings.Repeat("*a", 9)} {
+		if res := call(t, cs, "redis_keys", map[string]any{"pattern": bad}, nil); !res.IsError {
+			t.Errorf("pattern %.20q... accepted", bad)
+		}
+	}
+	var out KeysOut
+	start := time.Now()
+	call(t, cs, "redis_keys", map[string]any{"pattern": "nothing:*"}, &out)
+	if took := time.Since(start); !out.Partial || out.Count != 0 || took > 2*time.Second {
+		t.Fatalf("a walk of a million keys for nothing: %+v in %v", out, took)
+	}
+}
+
+// redis_lrange is bounded in bytes: a list of 1 MB junk elements gives a short answer,
+// each long element cut to its head and length.
+func TestLrangeIsBoundedInBytes(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, target redistest.Target) {
+		cs, _ := session(t, target.Addr, false)
+		w := redis.NewClient(&redis.Options{Addr: target.Addr})
+		defer w.Close()
+		ctx := context.Background()
+		huge := strings.Repeat("x", 1<<20)
+		for range 40 {
+			w.RPush(ctx, "ticks:JUNK", huge)
+		}
+		var out RangeOut
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		res := call(t, cs, "redis_lrange", map[string]any{"key": "ticks:JUNK", "start": 0, "stop": -1}, &out)
+		runtime.ReadMemStats(&after)
+		if grew := after.TotalAlloc - before.TotalAlloc; target.Real != nil && grew > 16<<20 {
+			t.Fatalf("reading 40 elements of 1 MB allocated %d MB: they arrived whole", grew>>20)
+		}
+		b, _ := json.Marshal(res)
+		if len(b) > 1<<20 || len(out.Values) == 0 || len(out.Cut) != len(out.Values) ||
+			!strings.HasSuffix(out.Values[0], "… (1048576 bytes)") || out.Length != 40 {
+			t.Fatalf("answer of %d bytes: %d values, cut %v, length %d", len(b), len(out.Values), out.Cut, out.Length)
+		}
+	})
 }
