@@ -2,6 +2,8 @@ package ui
 
 import (
 	"context"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -10,11 +12,12 @@ import (
 	"github.com/charmbracelet/lipgloss"
 
 	"github.com/quflx/quflx-tui/model"
+	"github.com/quflx/quflx-tui/redisdata"
 )
 
 // settled returns a model at w x h with a poll, a frame and the chart's history applied,
 // driving Update directly (no program, no timers).
-func settled(t *testing.T, n, w, h int) (*Model, *fixtureBackend) {
+func settled(t *testing.T, n, w, h int) (*Dashboard, *fixtureBackend) {
 	t.Helper()
 	opts, b := fixtureOptions(n)
 	m := New(opts)
@@ -26,16 +29,16 @@ func settled(t *testing.T, n, w, h int) (*Model, *fixtureBackend) {
 }
 
 // loadHistory answers the chart's pending history load, as its command would.
-func loadHistory(t *testing.T, m *Model, b *fixtureBackend) {
+func loadHistory(t *testing.T, m *Dashboard, b *fixtureBackend) {
 	t.Helper()
 	if !m.chart.loading {
 		return
 	}
 	res, err := b.History(context.Background(), m.chart.asset, m.chart.tf)
-	m.Update(historyMsg{gen: m.histGen, asset: m.chart.asset, tf: m.chart.tf, res: res, err: err})
+	m.Update(historyMsg{gen: m.hist.gen, asset: m.chart.asset, tf: m.chart.tf, res: res, err: err})
 }
 
-func press(m *Model, keys ...string) tea.Cmd {
+func press(m *Dashboard, keys ...string) tea.Cmd {
 	var cmd tea.Cmd
 	for _, k := range keys {
 		var msg tea.KeyMsg
@@ -129,16 +132,16 @@ func TestSelectionKeys(t *testing.T) {
 	}
 	press(m, "up")
 	press(m, "end")
-	if m.watch.selected != m.watch.rows[19].view.Asset || m.watch.offset == 0 {
-		t.Fatalf("end: %q offset %d", m.watch.selected, m.watch.offset)
+	if m.watch.selected != m.watch.rows[19].view.Asset || m.watch.scroll.offset == 0 {
+		t.Fatalf("end: %q offset %d", m.watch.selected, m.watch.scroll.offset)
 	}
 	press(m, "home")
-	if m.watch.selected != first || m.watch.offset != 0 {
-		t.Fatalf("home: %q offset %d", m.watch.selected, m.watch.offset)
+	if m.watch.selected != first || m.watch.scroll.offset != 0 {
+		t.Fatalf("home: %q offset %d", m.watch.selected, m.watch.scroll.offset)
 	}
 	press(m, "pgdown")
-	if i := m.watch.index(); i != m.pageSize() {
-		t.Fatalf("pgdown: row %d, want %d", i, m.pageSize())
+	if i := m.watch.index(); i != m.watch.pageSize() {
+		t.Fatalf("pgdown: row %d, want %d", i, m.watch.pageSize())
 	}
 	press(m, "pgup")
 	if m.watch.index() != 0 {
@@ -293,16 +296,20 @@ func TestMouseWheelScrolls(t *testing.T) {
 	}
 	wheel(5, 5, tea.MouseButtonWheelDown)
 	wheel(5, 5, tea.MouseButtonWheelDown)
-	if m.watch.offset != 2 {
-		t.Fatalf("watchlist offset %d", m.watch.offset)
+	if m.watch.scroll.offset != 2 {
+		t.Fatalf("watchlist offset %d", m.watch.scroll.offset)
 	}
 	wheel(5, 5, tea.MouseButtonWheelUp)
-	if m.watch.offset != 1 {
-		t.Fatalf("watchlist offset %d", m.watch.offset)
+	if m.watch.scroll.offset != 1 {
+		t.Fatalf("watchlist offset %d", m.watch.scroll.offset)
 	}
+	for i := range 5 { // more events than the panel's three rows
+		m.events.Add(redisdata.Event{At: fixedNow.Add(time.Duration(i) * time.Second), Kind: "state", Text: "event " + strconv.Itoa(i)})
+	}
+	m.Update(frameMsg(fixedNow))
 	wheel(5, m.lay.eventsY+1, tea.MouseButtonWheelDown)
-	if m.focus != focusEvents || m.eventOffset != 1 {
-		t.Fatalf("events: focus %v offset %d", m.focus, m.eventOffset)
+	if m.focus != focusEvents || m.events.scroll.offset != 1 {
+		t.Fatalf("events: focus %v offset %d", m.focus, m.events.scroll.offset)
 	}
 }
 
@@ -426,14 +433,14 @@ func BenchmarkFrame200x60(b *testing.B) {
 	}
 }
 
-func benchModel(b *testing.B) (*Model, *fixtureBackend) {
+func benchModel(b *testing.B) (*Dashboard, *fixtureBackend) {
 	opts, be := fixtureOptions(20)
 	m := New(opts)
 	m.Update(tea.WindowSizeMsg{Width: 200, Height: 60})
 	m.Update(pollMsg(be.Poll(context.Background())))
 	m.Update(frameMsg(fixedNow))
 	res, _ := be.History(context.Background(), m.chart.asset, m.chart.tf)
-	m.Update(historyMsg{gen: m.histGen, asset: m.chart.asset, tf: m.chart.tf, res: res})
+	m.Update(historyMsg{gen: m.hist.gen, asset: m.chart.asset, tf: m.chart.tf, res: res})
 	if len(m.chart.candles) < 200 {
 		b.Fatalf("%d candles", len(m.chart.candles))
 	}
@@ -464,4 +471,238 @@ func TestFrameAllocationsDoNotGrow(t *testing.T) {
 		t.Fatalf("allocations per frame grew from %.0f to %.0f", early, late)
 	}
 	t.Logf("%.0f allocations per frame early, %.0f after 2000 frames", early, late)
+}
+
+// The header shows the health status would print: the word, and space allowing the first
+// reason and how many more; the events panel notes each change of word.
+func TestHeaderShowsHealth(t *testing.T) {
+	m, b := settled(t, 8, 160, 50)
+	health := m.link.health
+	if health.Status != model.Degraded || len(health.Reasons) < 2 {
+		t.Fatalf("the fixture's health: %+v", health)
+	}
+	head := strings.Split(m.View(), "\n")[0]
+	more := "(+" + strconv.Itoa(len(health.Reasons)-1) + " more)"
+	if !strings.Contains(head, "degraded: "+health.Reasons[0][:10]) || !strings.Contains(head, more) {
+		t.Fatalf("header without the health and its first reason:\n%s", head)
+	}
+	if v := m.View(); !strings.Contains(v, "health degraded: "+health.Reasons[0]) {
+		t.Fatalf("no health event:\n%s", v)
+	}
+
+	// Less room: the word stays, after the server (120) or the state alone (80).
+	m.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
+	if head := strings.Split(m.View(), "\n")[0]; !strings.Contains(head, "Redis 7.0.15 master · up 3d5h · ● live · degraded ") {
+		t.Fatalf("120 columns:\n%s", head)
+	}
+	m.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
+	if head := strings.Split(m.View(), "\n")[0]; !strings.Contains(head, "quflx-tui · ● live · degraded ") || !strings.Contains(head, "12:00:00") {
+		t.Fatalf("80 columns:\n%s", head)
+	}
+	m.Update(tea.WindowSizeMsg{Width: 160, Height: 50})
+
+	b.health = &model.Health{Status: model.Healthy, Reasons: []string{}}
+	m.Update(pollMsg(b.Poll(context.Background())))
+	m.Update(frameMsg(fixedNow))
+	if v := m.View(); !strings.Contains(strings.Split(v, "\n")[0], "healthy") || !strings.Contains(v, "health healthy again") {
+		t.Fatalf("healthy again:\n%s", v)
+	}
+	n := m.events.Len()
+	m.Update(pollMsg(b.Poll(context.Background())))
+	if m.events.Len() != n {
+		t.Fatal("the same health word twice made an event")
+	}
+
+	b.failing = true
+	m.Update(pollMsg(b.Poll(context.Background())))
+	m.Update(frameMsg(fixedNow))
+	if head := strings.Split(m.View(), "\n")[0]; !strings.Contains(head, "down: dial tcp") {
+		t.Fatalf("an unreachable server is down, as status says:\n%s", head)
+	}
+}
+
+// The flusher panel and status agree whether a flusher is alive: model.FlusherAlive with
+// the dashboard's thresholds, not a rule of its own.
+func TestFlusherPanelJudgesAsStatus(t *testing.T) {
+	for _, c := range []struct {
+		age  time.Duration
+		max  time.Duration
+		dead bool
+	}{
+		{7 * time.Second, 0, false}, // status's default: 10 s
+		{12 * time.Second, 0, true},
+		{7 * time.Second, 5 * time.Second, true},
+	} {
+		opts, b := fixtureOptions(4)
+		opts.Thresholds = model.HealthThresholds{MaxHeartbeat: c.max}
+		m := New(opts)
+		m.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
+		p := b.Poll(context.Background())
+		p.Flusher.Heartbeat = fixedNow.Add(-c.age)
+		m.Update(pollMsg(p))
+		m.Update(frameMsg(fixedNow))
+		alive := model.FlusherAlive(flusherFact(p.Flusher), fixedNow, opts.Thresholds)
+		if got := strings.Contains(m.flusher.View(), "no heartbeat for"); got != c.dead || alive == c.dead {
+			t.Fatalf("heartbeat %v ago, max %v: panel says dead %v, status alive %v", c.age, c.max, got, alive)
+		}
+	}
+}
+
+// A component's cache goes stale only through its own setters: a key, a wheel or an event
+// redraws the components it changed and no others.
+func TestChangesRedrawOnlyTheirComponents(t *testing.T) {
+	m, _ := settled(t, 30, 120, 35)
+	stale := func() (names []string) {
+		for _, c := range []struct {
+			name string
+			c    component
+		}{{"header", m.header}, {"watch", m.watch}, {"chart", m.chart}, {"redis", m.redis}, {"cache", m.cache},
+			{"flusher", m.flusher}, {"latency", m.latency}, {"events", m.events}, {"footer", m.footer}} {
+			if c.c.base().dirty {
+				names = append(names, c.name)
+			}
+		}
+		return names
+	}
+	for _, c := range []struct {
+		what string
+		do   func()
+		want string
+	}{
+		{"nothing", func() {}, ""},
+		{"tab", func() { m.key(tea.KeyMsg{Type: tea.KeyTab}) }, "watch chart"},
+		{"shift+tab", func() { m.key(tea.KeyMsg{Type: tea.KeyShiftTab}) }, "watch chart"},
+		{"down", func() { m.key(tea.KeyMsg{Type: tea.KeyDown}) }, "watch"},
+		{"sort", func() { m.key(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("s")}) }, "watch"},
+		{"freeze", func() { m.key(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("p")}) }, "header"},
+		{"wheel on the watchlist", func() {
+			m.mouse(tea.MouseMsg{X: 5, Y: 5, Button: tea.MouseButtonWheelDown, Action: tea.MouseActionPress})
+		}, "watch"},
+		{"an event", func() { m.events.Add(redisdata.Event{At: fixedNow, Kind: "state", Text: "x"}) }, "events"},
+	} {
+		c.do()
+		if got := strings.Join(stale(), " "); got != c.want {
+			t.Fatalf("%s: stale %q, want %q", c.what, got, c.want)
+		}
+		m.redraw(0)
+	}
+	// The clock makes stale exactly those showing ages, countdowns or the clock.
+	for _, c := range m.all {
+		c.ClockMoved()
+	}
+	if got := strings.Join(stale(), " "); got != "header watch cache flusher" {
+		t.Fatalf("clock: stale %q", got)
+	}
+}
+
+// Alerts reach the header and the events panel as messages; the same events sent again
+// (each message holds the recent ones) are listed once, and a resolution clears the badge.
+func TestAlertsMsgShowsInHeaderAndEventsOnce(t *testing.T) {
+	m, _ := settled(t, 4, 120, 40)
+	before := m.events.Len()
+	evs := fixtureAlertEvents()
+	msg := AlertsMsg{Firing: fixtureAlerts()}
+	for i, e := range evs[:2] {
+		msg.Events = append(msg.Events, AlertEvent{Seq: uint64(i + 1), Event: e})
+	}
+	m.Update(msg)
+	m.Update(msg)
+	screen := m.View()
+	if top := strings.Split(screen, "\n")[0]; !strings.Contains(top, "2 ALERTS") || !strings.Contains(top, "alert: EURUSD_otc 1.0912 above 1.09") {
+		t.Fatalf("header: %q", top)
+	}
+	if got := m.events.Len() - before; got != 2 {
+		t.Fatalf("%d events added, want 2", got)
+	}
+	msg = AlertsMsg{Events: append(msg.Events, AlertEvent{Seq: 3, Event: evs[2]})}
+	m.Update(msg)
+	if top := strings.Split(m.View(), "\n")[0]; strings.Contains(top, "ALERT") {
+		t.Fatalf("header still shows an alert: %q", top)
+	}
+	if got := m.events.Len() - before; got != 3 {
+		t.Fatalf("%d events added, want 3", got)
+	}
+}
+
+// Under QuFLX v2 the panels follow the topology: tab never lands on a cache panel that is
+// not there, a service that said "disconnected" shows so, and one goes stale on screen as
+// the clock passes the threshold.
+func TestPubSubOnlyDashboard(t *testing.T) {
+	opts, b := fixtureOptions(4)
+	b.pubsub = true
+	opts.PubSubOnly = true
+	now := fixedNow
+	opts.Now = func() time.Time { return now }
+	opts.Thresholds = model.HealthThresholds{ServiceStale: 15 * time.Second}
+	m := New(opts)
+	m.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
+	m.Update(pollMsg(b.Poll(context.Background())))
+	m.Update(frameMsg(now))
+	loadHistory(t, m, b)
+
+	seen := map[focusID]bool{}
+	for range 6 {
+		press(m, "tab")
+		seen[m.focus] = true
+	}
+	if seen[focusCache] || !seen[focusEvents] || !seen[focusChart] {
+		t.Fatalf("tab went through %v", seen)
+	}
+	if lineWith(m.View(), "collector") == "" || !strings.Contains(lineWith(m.View(), "collector"), "connected") {
+		t.Fatalf("collector not connected on screen:\n%s", m.View())
+	}
+	if l := lineWith(m.View(), "executor"); !strings.Contains(l, "disconnected") {
+		t.Fatalf("executor: %q", l)
+	}
+	// 14 s later the collector's 2 s old beat is 16 s old: stale (the threshold is 15 s).
+	now = fixedNow.Add(14 * time.Second)
+	m.Update(frameMsg(now))
+	if l := lineWith(m.View(), "collector"); !strings.Contains(l, "stale") {
+		t.Fatalf("collector after 16 s: %q", l)
+	}
+	if strings.Contains(m.View(), "Buffer") || strings.Contains(m.View(), "Flusher") {
+		t.Fatal("buffer or flusher shown under v2")
+	}
+	// The chart's markers: the selected asset's signals, oldest first.
+	asset := b.assets[0]
+	sig := m.Signals(asset)
+	if len(sig) != 1 || sig[0].Asset != asset || sig[0].Action != "BUY" || sig[0].Confidence != 0.6 {
+		t.Fatalf("signals of %s: %+v", asset, sig)
+	}
+	// The charted asset's signal is a marker on its chart, labelled with its confidence.
+	charted := m.chart.Asset()
+	want := SignalMarkers(m.Signals(charted))
+	if len(want) != 1 || len(m.chart.markers) != 1 || m.chart.markers[0] != want[0] || want[0].Label != "90%" ||
+		want[0].Side != MarkerSell {
+		t.Fatalf("markers of %s: %+v, want %+v", charted, m.chart.markers, want)
+	}
+}
+
+// lineWith is the screen line holding s ("" if none).
+func lineWith(screen, s string) string {
+	for _, l := range strings.Split(screen, "\n") {
+		if strings.Contains(l, s) {
+			return l
+		}
+	}
+	return ""
+}
+
+// A size comes from the terminal, or over SSH from any client: 4000x2000 cost 4 GB of
+// chart canvas in one frame. The screen drawn is bounded by MaxWidth x MaxHeight.
+func TestAHugeWindowIsBounded(t *testing.T) {
+	m, _ := settled(t, 8, 120, 40)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	m.Update(tea.WindowSizeMsg{Width: 4000, Height: 2000})
+	m.Update(frameMsg(fixedNow.Add(time.Second)))
+	view := m.View()
+	runtime.ReadMemStats(&after)
+	lines := strings.Split(view, "\n")
+	if len(lines) > MaxHeight || lipgloss.Width(view) > MaxWidth {
+		t.Fatalf("a 4000x2000 window drew %d lines of up to %d cells", len(lines), lipgloss.Width(view))
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 256<<20 {
+		t.Fatalf("a 4000x2000 window allocated %d MiB", alloc>>20)
+	}
 }

@@ -2,10 +2,11 @@ package ui
 
 import (
 	"fmt"
-	"sort"
+	"net"
 	"strconv"
 	"strings"
-	"time"
+
+	"github.com/quflx/quflx-tui/model/format"
 
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
@@ -14,90 +15,46 @@ import (
 	"github.com/quflx/quflx-tui/redisdata"
 )
 
-// The QuFLX producers call a cache key fresh while it has more than five minutes to live.
-const freshTTL = 300 * time.Second
+// The status panels: Redis, flusher, latency. They show the poll on screen and do not
+// scroll or take the focus.
 
-// connection summarises the link to the server as the header shows it.
-type connection struct {
-	state redisdata.ConnState
-	since time.Time
-	err   string
+// redisPanel shows the server's health, with a sparkline of its recent ops/s.
+type redisPanel struct {
+	common
+	poll *Poll
+	ops  *model.Ring[float64] // ops/s of the last polls
+	buf  []float64
+	sp   *sparker
 }
 
-func (c connection) render(t *Theme, now time.Time) string {
-	dur := fmtAge(now.Sub(c.since))
-	switch c.state {
-	case redisdata.StateLive:
-		return t.Good.Render(t.G.Live + " live")
-	case redisdata.StateReconnecting:
-		return t.Warn.Render(t.G.Live + " reconnecting for " + dur)
-	case redisdata.StateDown:
-		return t.Bad.Render(t.G.Live + " down for " + dur)
-	case redisdata.StateStopped:
-		return t.Muted.Render(t.G.Live + " stopped")
-	default:
-		return t.Muted.Render(t.G.Live + " connecting")
-	}
+func newRedisPanel(ctx *frameContext) *redisPanel {
+	return &redisPanel{common: newCommon(ctx, false), ops: model.NewRing[float64](60), sp: newSparker()}
 }
 
-// header is the top line: where, what, how it is, and the clock.
-func header(t *Theme, info Info, p *Poll, conn connection, frozen bool, now time.Time, w int) string {
-	sep := t.Muted.Render(t.G.Sep)
-	parts := []string{t.Title.Render("quflx-tui")}
-	where := info.Endpoint
-	if info.Embedded {
-		where += " (embedded)"
+// SetPoll shows a poll, and adds its ops/s to the sparkline.
+func (r *redisPanel) SetPoll(p *Poll) {
+	r.poll = p
+	if p != nil && p.Snapshot != nil && p.Snapshot.Window.Valid {
+		r.ops.Push(p.Snapshot.Window.OpsPerSec)
 	}
-	parts = append(parts, where)
-	if p != nil && p.Snapshot != nil {
-		in := p.Snapshot.Info
-		server := "Redis"
-		switch {
-		case in.Version != "":
-			server += " " + in.Version
-		case info.Embedded:
-			server = "miniredis"
-		default:
-			server += t.Muted.Render(" (version not reported)")
-		}
-		if in.Role != "" {
-			server += " " + in.Role
-		}
-		parts = append(parts, server)
-		if in.UptimeSeconds.Known {
-			parts = append(parts, "up "+fmtUptime(in.UptimeSeconds.V))
-		}
-	}
-	parts = append(parts, conn.render(t, now))
-	badge := t.BadgeRO
-	switch info.Mode {
-	case ModeDemo:
-		badge = t.BadgeDemo
-	case ModeLive:
-		badge = t.BadgeLive
-	}
-	right := badge.Render(string(info.Mode))
-	if frozen {
-		right = t.Frozen.Render("FROZEN") + " " + right
-	}
-	right += " " + t.Bold.Render(now.Format("15:04:05"))
-	left := strings.Join(parts, sep)
-	gap := w - lipgloss.Width(left) - lipgloss.Width(right)
-	if gap < 1 {
-		// Narrow: drop the middle parts first, keep the state and the clock.
-		left = strings.Join([]string{parts[0], conn.render(t, now)}, sep)
-		gap = max(1, w-lipgloss.Width(left)-lipgloss.Width(right))
-	}
-	return fit(left+strings.Repeat(" ", gap)+right, w)
+	r.invalidate()
 }
 
-// redisPanel shows the server's health. Fields the server does not report (miniredis
-// has no memory or keyspace figures) are listed once as such, never shown as zeros.
-func redisPanel(t *Theme, p *Poll, ops []float64, sp *sparker, w int) []string {
+func (r *redisPanel) render() string {
+	t := r.ctx.theme
+	return r.box(t.Title.Render("Redis"), r.body())
+}
+
+// body shows the server's health. Fields the server does not report (miniredis keeps no
+// memory, hit-rate or expiry figures) are listed once as such, never shown as zeros.
+func (r *redisPanel) body() []string {
+	t, p, sp, w := r.ctx.theme, r.poll, r.sp, r.w-2
+	r.buf = r.ops.AppendTo(r.buf[:0])
+	ops := r.buf
 	if p == nil || p.Snapshot == nil {
 		msg := "no reading yet"
 		if p != nil && p.Err != nil {
-			msg = p.Err.Error()
+			msg = model.Printable(p.Err.Error())
 		}
 		return []string{t.Warn.Render(msg)}
 	}
@@ -107,22 +64,30 @@ func redisPanel(t *Theme, p *Poll, ops []float64, sp *sparker, w int) []string {
 	opsLine := "ops "
 	switch {
 	case win.Valid:
-		opsLine += t.Bold.Render(fmtSI(win.OpsPerSec) + "/s")
+		opsLine += t.Bold.Render(format.SI(win.OpsPerSec) + "/s")
 	case in.OpsPerSec.Known:
-		opsLine += fmtSI(float64(in.OpsPerSec.V)) + "/s"
+		opsLine += format.SI(float64(in.OpsPerSec.V)) + "/s"
 	default:
 		opsLine += t.Muted.Render("measuring")
 	}
 	if free := w - lipgloss.Width(opsLine) - 1; free >= 5 && len(ops) > 1 {
-		opsLine += " " + sp.draw(ops, min(free, 20), t.G, t.Accent)
+		opsLine += " " + sp.draw(ops, min(free, 20), t.G, t.AccentInk)
 	}
 	add(opsLine)
-	if in.UsedMemory.Known {
-		mem := "mem " + fmtBytes(in.UsedMemory.V)
-		if in.UsedMemoryPeak.Known {
-			mem += " peak " + fmtBytes(in.UsedMemoryPeak.V)
+	if nodes := p.Snapshot.Nodes; len(nodes) > 0 {
+		lines = append(lines, clusterLines(t, nodes, in, w)...)
+		if room := r.h - 2; room > 1 && len(lines) > room {
+			more := len(lines) - room + 1
+			lines = append(lines[:room-1], t.Muted.Render(fmt.Sprintf("+%d more (status lists all)", more)))
 		}
-		if rss := " rss " + fmtBytes(in.UsedMemoryRSS.V); in.UsedMemoryRSS.Known && lipgloss.Width(mem+rss) <= w {
+		return lines
+	}
+	if in.UsedMemory.Known {
+		mem := "mem " + format.Bytes(in.UsedMemory.V)
+		if in.UsedMemoryPeak.Known {
+			mem += " peak " + format.Bytes(in.UsedMemoryPeak.V)
+		}
+		if rss := " rss " + format.Bytes(in.UsedMemoryRSS.V); in.UsedMemoryRSS.Known && lipgloss.Width(mem+rss) <= w {
 			mem += t.Muted.Render(rss)
 		}
 		add(mem)
@@ -147,7 +112,7 @@ func redisPanel(t *Theme, p *Poll, ops []float64, sp *sparker, w int) []string {
 		add(line)
 	}
 	if in.ExpiredKeys.Known {
-		add("expired " + fmtSI(float64(in.ExpiredKeys.V)) + "  evicted " + fmtSI(float64(in.EvictedKeys.V)))
+		add("expired " + format.SI(float64(in.ExpiredKeys.V)) + "  evicted " + format.SI(float64(in.EvictedKeys.V)))
 	} else {
 		missing = append(missing, "expiry")
 	}
@@ -162,7 +127,7 @@ func redisPanel(t *Theme, p *Poll, ops []float64, sp *sparker, w int) []string {
 		for _, db := range in.Keyspace {
 			total += db.Keys
 		}
-		line += "keys " + fmtSI(float64(total))
+		line += "keys " + format.SI(float64(total))
 	} else {
 		missing = append(missing, "keys")
 	}
@@ -170,7 +135,12 @@ func redisPanel(t *Theme, p *Poll, ops []float64, sp *sparker, w int) []string {
 		add(line)
 	}
 	if len(missing) > 0 {
-		text := ansi.Wordwrap("not reported by this server: "+strings.Join(missing, ", "), w, "")
+		what := "not reported by this server: " + strings.Join(missing, ", ")
+		if r.ctx.info.Embedded {
+			// The demo's miniredis: what it lacks, said once and briefly.
+			what = "embedded: no " + strings.Join(missing, ", ")
+		}
+		text := ansi.Wordwrap(what, w, "")
 		for _, l := range strings.Split(text, "\n") {
 			add(t.Muted.Render(l))
 		}
@@ -178,66 +148,84 @@ func redisPanel(t *Theme, p *Poll, ops []float64, sp *sparker, w int) []string {
 	return lines
 }
 
-// cacheLines shows the candle cache: the application hit rate, then every key with its
-// candle count and a TTL that counts down between polls.
-func cacheLines(t *Theme, p *Poll, now time.Time, offset, rows, w int) (lines []string, total int) {
-	if p == nil || p.Snapshot == nil {
-		return []string{t.Muted.Render("no reading yet")}, 0
+// clusterLines are a cluster's sum (memory, keys) and one line per node: role, address,
+// slots, memory, ops/s. Nodes that do not fit are counted.
+func clusterLines(t *Theme, nodes []redisdata.NodeInfo, sum redisdata.Info, w int) []string {
+	var keys int64
+	for _, db := range sum.Keyspace {
+		keys += db.Keys
 	}
-	st := p.Cache
-	summary := "app hit "
-	if rate, ok := st.HitRate(); ok {
-		summary += fmt.Sprintf("%.0f%% (%d/%d)", 100*rate, st.Hits, st.Hits+st.Misses)
-	} else {
-		summary += t.Muted.Render("no lookups yet")
-	}
-	if st.HitLatency.Count > 0 {
-		summary += t.Muted.Render("  hit " + fmtLatency(st.HitLatency.P50))
-	}
-	lines = append(lines, summary)
-	keys := p.Snapshot.Caches
-	if len(keys) == 0 {
-		return append(lines, t.Muted.Render("no cache keys found")), 0
-	}
-	elapsed := now.Sub(p.At)
-	end := min(len(keys), offset+rows-1)
-	for _, k := range keys[max(0, min(offset, len(keys)-1)):end] {
-		count := "?"
-		if k.Candles >= 0 {
-			count = strconv.Itoa(k.Candles)
+	lines := []string{fit(fmt.Sprintf("Σ %d nodes mem %s keys %s", len(nodes), format.Bytes(sum.UsedMemory.V),
+		format.SI(float64(keys))), w)}
+	// Nodes on one host are told apart by their ports alone: the panel is narrow.
+	sameHost := true
+	host0, _, _ := net.SplitHostPort(nodes[0].Addr)
+	for _, n := range nodes[1:] {
+		if h, _, _ := net.SplitHostPort(n.Addr); h != host0 {
+			sameHost = false
 		}
-		// The TTL is coloured by state: fresh above five minutes (QuFLX's own threshold),
-		// then expiring; a key that is gone says so.
-		var ttl string
+	}
+	for _, n := range nodes {
+		role := "M"
+		if n.Role == "slave" {
+			role = "R"
+		}
+		addr := n.Addr
+		if _, port, err := net.SplitHostPort(addr); err == nil && sameHost {
+			addr = ":" + port
+		}
+		line := role + " " + addr
+		if n.Err != nil {
+			lines = append(lines, t.Bad.Render(fit(line+" unreachable", w)))
+			continue
+		}
+		// Most telling first: what the node serves now, its memory, then its slots.
 		switch {
-		case k.Err != nil:
-			ttl = t.Bad.Render("error")
-		case !k.Exists:
-			ttl = t.Bad.Render("expired")
-		case k.NoExpiry:
-			ttl = t.Muted.Render("no ttl")
-		default:
-			left := max(0, k.TTL-elapsed)
-			switch {
-			case left <= 0:
-				ttl = t.Bad.Render("expired")
-			case left > freshTTL:
-				ttl = t.Good.Render(fmtCountdown(left))
-			default:
-				ttl = t.Warn.Render(fmtCountdown(left))
-			}
+		case n.Window.Valid:
+			line += " " + format.SI(n.Window.OpsPerSec) + "/s"
+		case n.Info.OpsPerSec.Known:
+			line += " " + format.SI(float64(n.Info.OpsPerSec.V)) + "/s"
 		}
-		figures := fmt.Sprintf(" %-3s %3s ", k.TimeframeText, count)
-		assetW := max(6, w-len(figures)-7)
-		lines = append(lines, fit(cut(k.Asset, assetW, t.G.Ellipsis), assetW)+figures+fitRight(ttl, 7))
+		if n.Info.UsedMemory.Known {
+			line += " " + format.Bytes(n.Info.UsedMemory.V)
+		}
+		if n.Slots > 0 {
+			line += " " + strconv.Itoa(n.Slots) + "sl"
+		}
+		lines = append(lines, fit(line, w))
 	}
-	return lines, len(keys)
+	return lines
 }
 
-// flusherLines shows the batch flusher, read from the status it publishes.
-func flusherLines(t *Theme, p *Poll, info Info, now time.Time) []string {
+// flusherPanel shows the batch flusher, read from the status it publishes. Whether it is
+// alive is decided as status decides it (model.FlusherAlive with the same thresholds).
+type flusherPanel struct {
+	common
+	poll *Poll
+}
+
+func newFlusherPanel(ctx *frameContext) *flusherPanel {
+	return &flusherPanel{common: newCommon(ctx, true)}
+}
+
+// SetPoll shows a poll.
+func (fp *flusherPanel) SetPoll(p *Poll) {
+	fp.poll = p
+	fp.invalidate()
+}
+
+func (fp *flusherPanel) render() string {
+	t := fp.ctx.theme
+	return fp.box(t.Title.Render("Flusher"), fp.body())
+}
+
+func (fp *flusherPanel) body() []string {
+	t, p, info, th, now := fp.ctx.theme, fp.poll, fp.ctx.info, fp.ctx.thresholds, fp.ctx.now
 	if p == nil {
 		return []string{t.Muted.Render("no reading yet")}
+	}
+	if len(p.Flushers) > 1 {
+		return fp.several(p.Flushers)
 	}
 	f := p.Flusher
 	if f == nil {
@@ -249,9 +237,9 @@ func flusherLines(t *Theme, p *Poll, info Info, now time.Time) []string {
 	}
 	state := f.State
 	switch {
-	case now.Sub(f.Heartbeat) > 5*time.Second && f.State != "stopped":
-		state = t.Bad.Render("no heartbeat for " + fmtAge(now.Sub(f.Heartbeat)))
-	case f.State == "retrying":
+	case f.State != "stopped" && !model.FlusherAlive(flusherFact(f), now, th):
+		state = t.Bad.Render("no heartbeat for " + format.Age(now.Sub(f.Heartbeat)))
+	case f.State == "retrying" || f.Problem != "":
 		state = t.Warn.Render(state)
 	case f.State == "stopped":
 		state = t.Muted.Render(state)
@@ -260,11 +248,11 @@ func flusherLines(t *Theme, p *Poll, info Info, now time.Time) []string {
 	}
 	last := t.Muted.Render("none yet")
 	if !f.LastFlush.IsZero() {
-		last = fmtAge(now.Sub(f.LastFlush)) + " ago, " + fmtThousands(f.LastRows) + " rows"
+		last = format.Age(now.Sub(f.LastFlush)) + " ago, " + format.Thousands(f.LastRows) + " rows"
 	}
 	next := ""
 	if !f.NextFlush.IsZero() {
-		next = "next in " + fmtAge(max(0, f.NextFlush.Sub(now)))
+		next = "next in " + format.Age(max(0, f.NextFlush.Sub(now)))
 	}
 	errs := "err " + strconv.FormatInt(f.Errors, 10)
 	if f.Errors > 0 {
@@ -277,11 +265,15 @@ func flusherLines(t *Theme, p *Poll, info Info, now time.Time) []string {
 	lines := []string{
 		state + t.Muted.Render(t.G.Sep+shortStore(f.Store)),
 		"last " + last,
-		"flushed " + fmtThousands(f.Flushed) + "  backlog " + fmtThousands(f.Backlog),
-		errs + " " + lost + " bad " + strconv.FormatInt(f.Bad, 10) + " dup " + fmtSI(float64(f.DuplicatesSkipped)),
+		"flushed " + format.Thousands(f.Flushed) + "  backlog " + format.Thousands(f.Backlog),
+		errs + " " + lost + " bad " + strconv.FormatInt(f.Bad, 10) + " dup " + format.SI(float64(f.DuplicatesSkipped)),
 	}
 	if next != "" {
 		lines = append(lines[:2], append([]string{t.Muted.Render(strings.TrimSpace(next))}, lines[2:]...)...)
+	}
+	if f.Problem != "" {
+		// What status gives as the reason it is degraded, in the flusher's own words.
+		lines = append(lines, t.Warn.Render(f.Problem))
 	}
 	if f.LastError != "" {
 		lines = append(lines, t.Bad.Render(f.LastError))
@@ -289,8 +281,80 @@ func flusherLines(t *Theme, p *Poll, info Info, now time.Time) []string {
 	return lines
 }
 
-// latencyLines shows the round trips and the end-to-end latency.
-func latencyLines(t *Theme, p *Poll, e2e model.LatencySummary) []string {
+// several is one line per flusher and their sum.
+func (fp *flusherPanel) several(flushers []redisdata.FlusherReport) []string {
+	t, th, now := fp.ctx.theme, fp.ctx.thresholds, fp.ctx.now
+	var sum redisdata.FlushersSum
+	lines := make([]string, 0, len(flushers)+1)
+	for i := range flushers {
+		f := &flushers[i].FlusherStatus
+		alive := f.State != "stopped" && model.FlusherAlive(flusherFact(f), now, th)
+		state := t.Good.Render(f.State)
+		switch {
+		case !alive && f.State != "stopped":
+			state = t.Bad.Render("silent " + format.Age(now.Sub(f.Heartbeat)))
+		case f.State == "stopped":
+			state = t.Muted.Render(f.State)
+		case f.Problem != "" || f.State == "retrying" || f.State == "backlog-full":
+			state = t.Warn.Render(f.State)
+		}
+		if alive {
+			sum.Alive++
+		}
+		sum.Flushed += f.Flushed
+		sum.Backlog += f.Backlog
+		sum.Errors += f.Errors
+		sum.LostToTrim += f.LostToTrim
+		lines = append(lines, fit(f.Instance, 6)+" "+state+" "+format.SI(float64(f.Flushed))+
+			t.Muted.Render(" bl ")+format.SI(float64(f.Backlog))+t.Muted.Render(" err ")+strconv.FormatInt(f.Errors, 10))
+	}
+	// The sum first, in the columns of the lines below it.
+	total := fmt.Sprintf("%d, %d alive %s bl %s err %d", len(flushers), sum.Alive,
+		format.SI(float64(sum.Flushed)), format.SI(float64(sum.Backlog)), sum.Errors)
+	if sum.LostToTrim > 0 {
+		total += fmt.Sprintf(" lost %d", sum.LostToTrim)
+	}
+	return append([]string{t.Accent.Render(fit("all", 6) + " " + total)}, lines...)
+}
+
+// flusherFact is what the health rules know of a flusher.
+func flusherFact(f *redisdata.FlusherStatus) model.FlusherFact {
+	return model.FlusherFact{Instance: f.Instance, State: f.State, Heartbeat: f.Heartbeat, Problem: f.Problem,
+		LostToTrim: f.LostToTrim, BacklogFull: f.BacklogFull, Backlog: f.InFlight, MaxBacklog: f.MaxBacklog}
+}
+
+// latencyPanel shows the round trips and the end-to-end latency.
+type latencyPanel struct {
+	common
+	poll   *Poll
+	screen model.LatencySummary // publish to screen, recent
+}
+
+func newLatencyPanel(ctx *frameContext) *latencyPanel {
+	return &latencyPanel{common: newCommon(ctx, false)}
+}
+
+// SetPoll shows a poll.
+func (l *latencyPanel) SetPoll(p *Poll) {
+	l.poll = p
+	l.invalidate()
+}
+
+// SetScreenLatency shows the recent publish-to-screen latency.
+func (l *latencyPanel) SetScreenLatency(s model.LatencySummary) {
+	if s != l.screen {
+		l.screen = s
+		l.invalidate()
+	}
+}
+
+func (l *latencyPanel) render() string {
+	t := l.ctx.theme
+	return l.box(t.Title.Render("Latency"), l.body())
+}
+
+func (l *latencyPanel) body() []string {
+	t, p, e2e := l.ctx.theme, l.poll, l.screen
 	if p == nil {
 		return []string{t.Muted.Render("no reading yet")}
 	}
@@ -298,89 +362,24 @@ func latencyLines(t *Theme, p *Poll, e2e model.LatencySummary) []string {
 		if s.Count == 0 {
 			return t.Muted.Render("no samples")
 		}
-		return fmtLatency(s.P50) + " / " + fmtLatency(s.P99)
+		return format.Latency(s.P50) + " / " + format.Latency(s.P99)
 	}
-	redis := "ping " + fmtLatency(p.PingRTT)
+	redis := "ping " + format.Latency(p.PingRTT)
 	if p.Snapshot != nil {
-		redis += "  poll " + fmtLatency(p.Snapshot.RoundTrip)
+		redis += "  poll " + format.Latency(p.Snapshot.RoundTrip)
 	}
-	misses := "miss " + fmtLatency(p.Cache.MissLatency.P50)
+	misses := "miss " + format.Latency(p.Cache.MissLatency.P50)
 	if p.Store.Count > 0 {
-		misses += " store " + fmtLatency(p.Store.P50)
+		misses += " store " + format.Latency(p.Store.P50)
 	}
 	return []string{
 		redis,
 		t.Muted.Render("from publish, p50 / p99:"),
 		" screen " + pair(e2e),
 		" recv   " + pair(p.Sub.Latency),
-		"cache hit " + fmtLatency(p.Cache.HitLatency.P50),
+		"cache hit " + format.Latency(p.Cache.HitLatency.P50),
 		"      " + misses,
 	}
-}
-
-// eventLines shows the newest events first.
-func eventLines(t *Theme, events []redisdata.Event, offset, rows int) []string {
-	if len(events) == 0 {
-		return []string{t.Muted.Render("no events")}
-	}
-	sorted := make([]redisdata.Event, len(events))
-	copy(sorted, events)
-	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].At.After(sorted[j].At) })
-	var lines []string
-	for _, e := range sorted[min(offset, len(sorted)-1):min(len(sorted), offset+rows)] {
-		style := t.Muted
-		switch e.Kind {
-		case "bad", "error":
-			style = t.Bad
-		case "state":
-			style = t.Warn
-		}
-		lines = append(lines, t.Muted.Render(e.At.Format("15:04:05"))+" "+style.Render(e.Kind)+" "+oneLine(e.Text))
-	}
-	return lines
-}
-
-// oneLine keeps a payload shown in the events panel on one line.
-func oneLine(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r == '\n' || r == '\r' || r == '\t' {
-			return ' '
-		}
-		if r < 0x20 {
-			return '?'
-		}
-		return r
-	}, s)
-}
-
-// compactStatus is the small layout's one-line summary of the panels.
-func compactStatus(t *Theme, p *Poll, e2e model.LatencySummary, now time.Time, w int) string {
-	if p == nil {
-		return ""
-	}
-	var parts []string
-	if p.Snapshot != nil && p.Snapshot.Window.Valid {
-		parts = append(parts, "ops "+fmtSI(p.Snapshot.Window.OpsPerSec)+"/s")
-	}
-	if f := p.Flusher; f != nil {
-		s := "flusher " + f.State
-		if !f.LastFlush.IsZero() {
-			s += " " + fmtAge(now.Sub(f.LastFlush)) + " ago"
-		}
-		if f.LostToTrim > 0 || f.Errors > 0 {
-			s = t.Bad.Render(s + fmt.Sprintf(" (lost %d, errors %d)", f.LostToTrim, f.Errors))
-		}
-		parts = append(parts, s)
-	} else {
-		parts = append(parts, t.Warn.Render("no flusher"))
-	}
-	if e2e.Count > 0 {
-		parts = append(parts, "screen p99 "+fmtLatency(e2e.P99))
-	}
-	if p.Sub.Bad > 0 {
-		parts = append(parts, t.Bad.Render("bad "+strconv.FormatInt(p.Sub.Bad, 10)))
-	}
-	return fit(strings.Join(parts, t.Muted.Render(t.G.Sep)), w)
 }
 
 // shortStore keeps a store's description short for a panel: the file name of a SQLite

@@ -4,29 +4,31 @@ import (
 	"strings"
 
 	"github.com/NimbleMarkets/ntcharts/canvas"
-	"github.com/NimbleMarkets/ntcharts/sparkline"
+	"github.com/NimbleMarkets/ntcharts/canvas/graph"
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
 )
 
-// sparker draws one-row sparklines with ntcharts, reusing one model per width. ntcharts
-// renders every cell with its own style (a thousand allocations a chart); reading its
-// runes back and styling each run once is what keeps a frame cheap.
+// sparker draws one-row sparklines with ntcharts' column drawing, on one canvas per width
+// that it reuses. ntcharts' sparkline model clears its canvas by allocating a new one
+// (twice a draw: 4 KB for a 12-cell line, most of a frame's garbage) and styles every cell;
+// resetting only the cells and reading the runes back is what keeps a frame cheap.
 type sparker struct {
-	models map[int]*sparkline.Model
-	runes  []rune
+	canvases map[int]*canvas.Model
+	levels   []float64
+	runes    []rune
 }
 
-func newSparker() *sparker { return &sparker{models: map[int]*sparkline.Model{}} }
+func newSparker() *sparker { return &sparker{canvases: map[int]*canvas.Model{}} }
 
 // draw returns values (oldest first; the newest w are shown, right-aligned) as a w-cell
 // sparkline scaled between their own minimum and maximum, so price movement shows rather
 // than the distance from zero.
-func (sp *sparker) draw(values []float64, w int, g Glyphs, style lipgloss.Style) string {
+func (sp *sparker) draw(values []float64, w int, g Glyphs, ink Ink) string {
 	if w <= 0 {
 		return ""
 	}
-	return style.Render(sp.plain(values, w, g))
+	return ink.Render(sp.plain(values, w, g))
 }
 
 // plain is draw without styling.
@@ -37,28 +39,30 @@ func (sp *sparker) plain(values []float64, w int, g Glyphs) string {
 	if len(values) > w {
 		values = values[len(values)-w:]
 	}
-	m := sp.models[w]
-	if m == nil {
-		sl := sparkline.New(w, 1, sparkline.WithMaxValue(1))
-		sl.AutoMaxValue = false
-		m = &sl
-		sp.models[w] = m
+	cv := sp.canvases[w]
+	if cv == nil {
+		c := canvas.New(w, 1)
+		cv = &c
+		sp.canvases[w] = cv
 	}
-	m.Clear()
+	for x := range w {
+		cv.SetCell(canvas.Point{X: x, Y: 0}, canvas.Cell{})
+	}
 	lo, hi := minMax(values)
+	sp.levels = sp.levels[:0]
 	for _, v := range values {
 		level := 0.5
 		if hi > lo {
 			level = (v - lo) / (hi - lo)
 		}
-		// The lowest value still shows (as the lowest block), not as a gap.
-		m.Push(0.125 + 0.875*level)
+		// The lowest value still shows (as the lowest block), not as a gap. One row of
+		// height 1 for a maximum of 1: the level is the column's height.
+		sp.levels = append(sp.levels, 0.125+0.875*level)
 	}
-	m.DrawColumnsOnly()
+	graph.DrawColumns(cv, canvas.Point{X: w - len(sp.levels), Y: 0}, sp.levels, lipgloss.Style{})
 	sp.runes = sp.runes[:0]
 	for x := range w {
-		r := m.Canvas.Cell(canvas.Point{X: x, Y: 0}).Rune
-		sp.runes = append(sp.runes, sparkRune(r, g))
+		sp.runes = append(sp.runes, sparkRune(cv.Cell(canvas.Point{X: x, Y: 0}).Rune, g))
 	}
 	return string(sp.runes)
 }
@@ -91,14 +95,14 @@ func minMax(vs []float64) (lo, hi float64) {
 // gauge draws a fill level in w cells, coloured by how close it is to full.
 func gauge(t *Theme, fraction float64, w int) string {
 	full := gaugeCells(fraction, w)
-	style := t.Good
+	ink := t.GoodInk
 	switch {
 	case fraction >= 0.9:
-		style = t.Bad
+		ink = t.BadInk
 	case fraction >= 0.7:
-		style = t.Warn
+		ink = t.WarnInk
 	}
-	return style.Render(strings.Repeat(t.G.GaugeFull, full)) + t.Muted.Render(strings.Repeat(t.G.GaugeEmpty, w-full))
+	return ink.Render(strings.Repeat(t.G.GaugeFull, full)) + t.MutedInk.Render(strings.Repeat(t.G.GaugeEmpty, w-full))
 }
 
 // box draws content in a bordered box of exactly w x h cells with a (styled) title in the
@@ -108,9 +112,9 @@ func box(t *Theme, focused bool, title string, lines []string, w, h int) string 
 		return ""
 	}
 	inner := w - 2
-	bc := t.Muted
+	bc := t.MutedInk
 	if focused {
-		bc = t.Accent
+		bc = t.AccentInk
 	}
 	b := t.G.Border
 	if lipgloss.Width(title) > inner-3 {

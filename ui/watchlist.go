@@ -3,12 +3,14 @@ package ui
 import (
 	"cmp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/quflx/quflx-tui/redisdata"
+
+	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/textinput"
-	"github.com/charmbracelet/lipgloss"
+	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/quflx/quflx-tui/model"
 )
@@ -31,49 +33,256 @@ type watchRow struct {
 	view   model.AssetView
 	buffer int64 // LLEN; -1 unknown
 	bad    int64
+	// drained: the buffer is empty while the flushers hold or stored its ticks (a dead
+	// feed's empty buffer is not).
+	drained bool
+	// newest is the newest tick the pipeline holds of the asset (buffer, flushers), for
+	// the age of an asset pub/sub brought nothing of.
+	newest time.Time
+	regime string // pub/sub only: the strategy's regime ("-" none)
+	// idle: the strategy says the asset is not tradeable now (its regime is muted)
+	idle bool
 }
 
-// watchlist is the table of assets: sortable, filterable, scrollable.
+// WatchGroup is a named set of assets, shown as a tab of the watchlist (the config
+// file's [[watchlist.groups]]).
+type WatchGroup struct {
+	Name   string
+	Assets []string
+}
+
+// watchlist is the table of assets: sortable, filterable, scrollable, with a selection,
+// and tabs for the groups of assets when there are any.
 type watchlist struct {
-	all      []watchRow
-	rows     []watchRow // after filter and sort
-	selected string
-	offset   int
-	visible  int // rows that fit, as of the last render
-	sort     sortKey
-	filter   textinput.Model
-	editing  bool // the filter has the keyboard
-	sp       *sparker
+	common
+	groups       []WatchGroup
+	group        int             // the tab shown: 0 all assets, i the groups[i-1]
+	members      map[string]bool // of the group shown
+	views        []model.AssetView
+	buffers, bad map[string]int64 // per asset: LLEN, bad messages
+	pipeline     []redisdata.AssetReport
+	rowOf        map[string]int          // rebuild's: asset -> row
+	regimes      map[string]model.Regime // per asset (pub/sub only)
+	all          []watchRow
+	rows         []watchRow // after filter and sort
+	selected     string
+	scroll       scroller
+	sort         sortKey
+	filter       textinput.Model
+	editing      bool // the filter has the keyboard
+	compact      bool // the small layout's columns
+	sp           *sparker
+	// notAdmitted counts ticks of names no key vouches for: shown, never listed.
+	notAdmitted int64
 }
 
-func newWatchlist(t *Theme) watchlist {
+func newWatchlist(ctx *frameContext) *watchlist {
 	ti := textinput.New()
 	ti.Prompt = "/"
 	ti.Placeholder = "filter"
 	ti.CharLimit = 32
-	ti.PromptStyle = t.Accent
-	return watchlist{filter: ti, sp: newSparker(), visible: 10}
+	ti.PromptStyle = ctx.theme.Accent
+	ti.PlaceholderStyle = ctx.theme.Muted
+	return &watchlist{common: newCommon(ctx, true), filter: ti, sp: newSparker(), scroll: newScroller()}
 }
 
-// setData replaces the rows, keeping the selection and the scroll (a wheel-scrolled view
-// must not jump back to the selection at the next frame).
-func (wl *watchlist) setData(views []model.AssetView, buffers, bad map[string]int64) {
+// SetSize also decides how many rows fit: the box's borders, the tabs and the header
+// row do not.
+func (wl *watchlist) SetSize(w, h int) {
+	wl.common.SetSize(w, h)
+	wl.changed(wl.scroll.SetVisible(h - 3 - wl.tabRows()))
+}
+
+// tabRows is the row the group tabs take: none without groups.
+func (wl *watchlist) tabRows() int {
+	if len(wl.groups) == 0 {
+		return 0
+	}
+	return 1
+}
+
+// SetGroups gives the groups of assets shown as tabs after "all".
+func (wl *watchlist) SetGroups(groups []WatchGroup) {
+	wl.groups = groups
+	wl.group = 0
+	wl.members = nil
+	if wl.h > 0 {
+		wl.scroll.SetVisible(wl.h - 3 - wl.tabRows())
+	}
+	wl.reorder()
+}
+
+// CycleGroup shows the next (dir 1) or previous (-1) tab; the selection moves to the
+// tab's first row unless the tab holds it.
+func (wl *watchlist) CycleGroup(dir int) {
+	if len(wl.groups) == 0 {
+		return
+	}
+	wl.group = (wl.group + dir + len(wl.groups) + 1) % (len(wl.groups) + 1)
+	wl.members = nil
+	if wl.group > 0 {
+		wl.members = make(map[string]bool, len(wl.groups[wl.group-1].Assets))
+		for _, a := range wl.groups[wl.group-1].Assets {
+			wl.members[a] = true
+		}
+	}
+	wl.order()
+	if wl.index() < 0 && len(wl.rows) > 0 {
+		wl.selected = wl.rows[0].view.Asset
+	}
+	wl.reorder()
+}
+
+// Group is the name of the tab shown ("" for all assets).
+func (wl *watchlist) Group() string {
+	if wl.group == 0 {
+		return ""
+	}
+	return wl.groups[wl.group-1].Name
+}
+
+// SetCompact chooses the small layout's columns.
+func (wl *watchlist) SetCompact(compact bool) {
+	if compact != wl.compact {
+		wl.compact = compact
+		wl.invalidate()
+	}
+}
+
+// SetViews replaces the assets (the caller's slice, read until the next SetViews),
+// keeping the selection and the scroll (a wheel-scrolled view must not jump back to the
+// selection at the next frame).
+func (wl *watchlist) SetViews(views []model.AssetView) {
+	wl.views = views
+	wl.rebuild()
+}
+
+// SetPoll takes the buffers' lengths, the bad messages per asset and the count of ticks
+// not admitted from the poll shown.
+func (wl *watchlist) SetPoll(p *Poll) {
+	if p.Snapshot != nil {
+		wl.buffers = make(map[string]int64, len(p.Snapshot.Buffers))
+		for _, b := range p.Snapshot.Buffers {
+			if b.Err == nil {
+				wl.buffers[b.Asset] = b.Len
+			}
+		}
+	}
+	if wl.ctx.pubsubOnly {
+		wl.regimes = make(map[string]model.Regime, len(p.Pipeline.Regimes))
+		for _, r := range p.Pipeline.Regimes {
+			wl.regimes[r.Asset] = r
+		}
+	}
+	wl.bad = make(map[string]int64, len(p.Sub.Assets))
+	for a, c := range p.Sub.Assets {
+		wl.bad[a] = c.Bad
+	}
+	wl.notAdmitted = p.Sub.NotAdmitted
+	wl.pipeline = p.Assets
+	wl.rebuild()
+}
+
+func (wl *watchlist) rebuild() {
 	wl.all = wl.all[:0]
-	for _, v := range views {
-		n, ok := buffers[v.Asset]
+	for _, v := range wl.views {
+		n, ok := wl.buffers[v.Asset]
 		if !ok {
 			n = -1
 		}
-		wl.all = append(wl.all, watchRow{view: v, buffer: n, bad: bad[v.Asset]})
+		regime, ok := wl.regimes[v.Asset]
+		wl.all = append(wl.all, watchRow{view: v, buffer: n, bad: wl.bad[v.Asset],
+			regime: regimeText(wl.ctx.theme, regime, ok), idle: ok && regime.TradeableKnown && !regime.Tradeable})
+	}
+	// The pipeline's other assets: drained buffers, the flushers' claims and stores, cache
+	// keys. An asset pub/sub brought nothing of is listed all the same.
+	if len(wl.pipeline) > 0 {
+		if wl.rowOf == nil {
+			wl.rowOf = map[string]int{}
+		}
+		clear(wl.rowOf)
+		for i, r := range wl.all {
+			wl.rowOf[r.view.Asset] = i
+		}
+	}
+	for _, a := range wl.pipeline {
+		i, ok := wl.rowOf[a.Asset]
+		if !ok {
+			n, ok := wl.buffers[a.Asset]
+			if !ok {
+				n = -1
+			}
+			v := model.AssetView{Asset: a.Asset}
+			if a.LastPrice != nil {
+				v.Last.Price, v.Decimals = *a.LastPrice, model.PriceDecimals(*a.LastPrice)
+			}
+			wl.all = append(wl.all, watchRow{view: v, buffer: n, bad: wl.bad[a.Asset], regime: "-"})
+			i = len(wl.all) - 1
+		}
+		wl.all[i].drained = a.Drained
+		if a.LastTimestamp != nil {
+			wl.all[i].newest = *a.LastTimestamp
+		}
 	}
 	wl.order()
-	wl.clampOffset()
+	wl.scroll.SetTotal(len(wl.rows))
+	wl.invalidate()
 }
 
-// refresh applies a new filter or sort and brings the selection into view.
-func (wl *watchlist) refresh() {
+// Selected is the selected asset ("" with no rows).
+func (wl *watchlist) Selected() string { return wl.selected }
+
+// Editing says whether the filter has the keyboard.
+func (wl *watchlist) Editing() bool { return wl.editing }
+
+// CycleSort sorts by the next column.
+func (wl *watchlist) CycleSort() {
+	wl.sort = (wl.sort + 1) % sortKeys
+	wl.reorder()
+}
+
+// StartFilter gives the filter the keyboard.
+func (wl *watchlist) StartFilter() {
+	wl.editing = true
+	wl.filter.Focus()
+	wl.invalidate()
+}
+
+// ClearFilter drops the filter, if there is one.
+func (wl *watchlist) ClearFilter() {
+	if wl.filter.Value() != "" {
+		wl.filter.SetValue("")
+		wl.reorder()
+	}
+}
+
+// FilterKey edits the filter: enter keeps it, esc clears it.
+func (wl *watchlist) FilterKey(msg tea.KeyMsg) tea.Cmd {
+	wl.invalidate()
+	switch msg.Type {
+	case tea.KeyEnter:
+		wl.editing = false
+		wl.filter.Blur()
+		return nil
+	case tea.KeyEsc:
+		wl.editing = false
+		wl.filter.Blur()
+		wl.filter.SetValue("")
+		wl.reorder()
+		return nil
+	}
+	var cmd tea.Cmd
+	wl.filter, cmd = wl.filter.Update(msg)
+	wl.reorder()
+	return cmd
+}
+
+// reorder applies a new filter or sort and brings the selection into view.
+func (wl *watchlist) reorder() {
 	wl.order()
-	wl.keepVisible()
+	wl.scroll.SetTotal(len(wl.rows))
+	wl.scroll.EnsureVisible(wl.index())
+	wl.invalidate()
 }
 
 // order applies the filter and the sort.
@@ -81,6 +290,9 @@ func (wl *watchlist) order() {
 	needle := strings.ToLower(strings.TrimSpace(wl.filter.Value()))
 	wl.rows = wl.rows[:0]
 	for _, r := range wl.all {
+		if wl.members != nil && !wl.members[r.view.Asset] {
+			continue
+		}
 		if needle == "" || strings.Contains(strings.ToLower(r.view.Asset), needle) {
 			wl.rows = append(wl.rows, r)
 		}
@@ -95,6 +307,9 @@ func (wl *watchlist) order() {
 			c = cmp.Compare(b.view.Rate, a.view.Rate)
 		case sortBuffer:
 			c = cmp.Compare(b.buffer, a.buffer)
+			if wl.ctx.pubsubOnly {
+				c = cmp.Compare(a.regime, b.regime)
+			}
 		case sortAge:
 			c = a.view.Arrival.Compare(b.view.Arrival) // the stalest first
 		}
@@ -105,234 +320,40 @@ func (wl *watchlist) order() {
 	}
 }
 
-func (wl *watchlist) clampOffset() {
-	wl.offset = max(0, min(wl.offset, len(wl.rows)-wl.visible))
-}
-
 func (wl *watchlist) index() int {
 	return slices.IndexFunc(wl.rows, func(r watchRow) bool { return r.view.Asset == wl.selected })
 }
 
-// move changes the selection by delta rows (clamped).
-func (wl *watchlist) move(delta int) {
+// Move changes the selection by delta rows (clamped) and brings it into view.
+func (wl *watchlist) Move(delta int) {
 	if len(wl.rows) == 0 {
 		return
 	}
-	i := max(wl.index(), 0) + delta
-	i = max(0, min(len(wl.rows)-1, i))
-	wl.selected = wl.rows[i].view.Asset
-	wl.keepVisible()
+	i := max(0, min(len(wl.rows)-1, max(wl.index(), 0)+delta))
+	if asset := wl.rows[i].view.Asset; asset != wl.selected {
+		wl.selected = asset
+		wl.invalidate()
+	}
+	wl.changed(wl.scroll.EnsureVisible(i))
 }
 
-// scroll moves the view by delta rows without moving the selection (the mouse wheel).
-func (wl *watchlist) scroll(delta int) {
-	wl.offset += delta
-	wl.clampOffset()
-}
+// Page moves the selection by a page.
+func (wl *watchlist) Page(dir int) { wl.Move(dir * wl.pageSize()) }
 
-func (wl *watchlist) keepVisible() {
-	i := wl.index()
-	if i < 0 {
-		wl.offset = min(wl.offset, max(0, len(wl.rows)-wl.visible))
-		return
-	}
-	if i < wl.offset {
-		wl.offset = i
-	}
-	if i >= wl.offset+wl.visible {
-		wl.offset = i - wl.visible + 1
-	}
-	wl.offset = max(0, wl.offset)
-}
+func (wl *watchlist) pageSize() int { return wl.scroll.PageSize() }
 
-// columns says which columns fit in w cells.
-type columns struct {
-	asset, last, chg, pct, rate, spark, buf, age, bad int
-}
+// Top selects the first row, Bottom the last.
+func (wl *watchlist) Top()    { wl.Move(-len(wl.rows)) }
+func (wl *watchlist) Bottom() { wl.Move(len(wl.rows)) }
 
-func layoutColumns(w int, compact bool, assetW int) columns {
-	c := columns{asset: max(6, min(assetW, 13)), last: 10, pct: 7, rate: 6, buf: 10, age: 5}
-	if compact {
-		c.buf = 5
-	}
-	used := func() int {
-		n := 0
-		for _, v := range []int{c.asset, c.last, c.chg, c.pct, c.rate, c.spark, c.buf, c.age, c.bad} {
-			if v > 0 {
-				n += v + 1
-			}
-		}
-		return n
-	}
-	if !compact {
-		for _, add := range []func(){func() { c.bad = 4 }, func() { c.chg = 9 }} {
-			add()
-			if used()+8 > w {
-				c.bad, c.chg = min(c.bad, 0), 0
-				break
-			}
-		}
-	}
-	if left := w - used() - 1; left >= 6 {
-		c.spark = min(left, 40)
-		if compact {
-			c.spark = min(left, 16)
-		}
-	}
-	for used() > w && c.age > 0 { // very narrow: drop columns from the right
-		c.age = 0
-	}
-	return c
-}
+// Scroll moves the view by delta rows without moving the selection (the mouse wheel).
+func (wl *watchlist) Scroll(delta int) { wl.changed(wl.scroll.Move(delta)) }
 
-// render draws the watchlist in a w x h box.
-func (wl *watchlist) render(t *Theme, focused bool, w, h int, now time.Time, stale time.Duration, bufferCap int, compact bool) string {
-	inner := w - 2
-	wl.visible = max(1, h-3) // border and header row
-	wl.clampOffset()
-	assetW := 6
-	for _, r := range wl.all {
-		assetW = max(assetW, len(r.view.Asset))
+func (wl *watchlist) KeyHelp() []key.Binding {
+	k := wl.ctx.keys
+	help := []key.Binding{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom, k.Open, k.Filter, k.Sort, k.Back}
+	if len(wl.groups) > 0 {
+		help = append(help, k.NextGroup, k.PrevGroup)
 	}
-	c := layoutColumns(inner, compact, assetW)
-
-	var lines []string
-	head := cell(c.asset, "Asset", false) + cell(c.last, "Last", true) + cell(c.chg, "Chg", true) +
-		cell(c.pct, "Chg%", true) + cell(c.rate, "t/s", true) + cell(c.spark, "Recent", false) +
-		cell(c.buf, bufHeader(c.buf), false) + cell(c.age, "Age", true) + cell(c.bad, "Bad", true)
-	lines = append(lines, t.Muted.Render(head))
-	if len(wl.rows) == 0 {
-		msg := "no assets yet: waiting for ticks" + t.G.Ellipsis
-		if wl.filter.Value() != "" {
-			msg = "no asset matches the filter"
-		}
-		lines = append(lines, t.Muted.Render(msg))
-	}
-	end := min(len(wl.rows), wl.offset+wl.visible)
-	for _, r := range wl.rows[wl.offset:end] {
-		lines = append(lines, wl.row(t, r, c, now, stale, bufferCap, r.view.Asset == wl.selected))
-	}
-	return box(t, focused, wl.title(t), lines, w, h)
-}
-
-func (wl *watchlist) title(t *Theme) string {
-	title := t.Title.Render("Watchlist") + t.Muted.Render(" by "+sortNames[wl.sort])
-	if n := len(wl.rows); n > wl.visible {
-		title += t.Muted.Render(" " + strconv.Itoa(wl.offset+1) + "-" + strconv.Itoa(min(n, wl.offset+wl.visible)) + "/" + strconv.Itoa(n))
-	}
-	if wl.editing || wl.filter.Value() != "" {
-		title += " " + wl.filter.View()
-	}
-	return title
-}
-
-// cell pads text to a column (w 0: the column is hidden).
-func cell(w int, text string, right bool) string {
-	if w <= 0 {
-		return ""
-	}
-	if right {
-		return fitRight(text, w) + " "
-	}
-	return fit(text, w) + " "
-}
-
-func (wl *watchlist) row(t *Theme, r watchRow, c columns, now time.Time, stale time.Duration, bufferCap int, selected bool) string {
-	v := r.view
-	move := t.Bull
-	if v.Change < 0 {
-		move = t.Bear
-	}
-	age := now.Sub(v.Arrival)
-	ageText, ageStyle := fmtAge(age), t.Muted
-	if v.Ticks > 0 && age > stale {
-		ageStyle = t.Warn
-	}
-	if v.Ticks == 0 {
-		ageText = "-"
-	}
-	bufText := "-"
-	var fraction float64
-	if r.buffer >= 0 {
-		bufText = strconv.FormatInt(r.buffer, 10)
-		fraction = float64(r.buffer) / float64(bufferCap)
-	}
-	badText := strconv.FormatInt(r.bad, 10)
-	badStyle := t.Muted
-	if r.bad > 0 {
-		badStyle = t.Bad
-	}
-	pct := fmtSigned(v.ChangePct, 2) + "%"
-
-	// Each cell is its text and style; a selected row drops the styles for one reverse
-	// video over the whole line (a style nested inside another would end it early).
-	type part struct {
-		text  string
-		style *lipgloss.Style
-	}
-	var parts []part
-	add := func(text string, style *lipgloss.Style) { parts = append(parts, part{text, style}) }
-	add(cell(c.asset, v.Asset, false), nil)
-	add(cell(c.last, fmtPrice(v.Last.Price, v.Decimals), true), &move)
-	add(cell(c.chg, fmtSigned(v.Change, v.Decimals), true), &move)
-	add(cell(c.pct, pct, true), &move)
-	add(cell(c.rate, fmtSI(v.Rate), true), nil)
-	if c.spark > 0 {
-		if selected {
-			add(fit(wl.sp.plain(v.Spark, c.spark, t.G), c.spark)+" ", nil)
-		} else {
-			add(wl.sp.draw(v.Spark, c.spark, t.G, move)+" ", nil)
-		}
-	}
-	if c.buf > 5 {
-		if selected {
-			add(gaugeText(t, fraction, c.buf-5)+" ", nil)
-		} else {
-			add(gauge(t, fraction, c.buf-5)+" ", nil)
-		}
-	}
-	if c.buf > 0 {
-		add(fitRight(bufText, 4)+" ", nil)
-	}
-	add(cell(c.age, ageText, true), &ageStyle)
-	add(cell(c.bad, badText, true), &badStyle)
-
-	var sb strings.Builder
-	for _, p := range parts {
-		if p.style != nil && !selected {
-			sb.WriteString(p.style.Render(p.text))
-		} else {
-			sb.WriteString(p.text)
-		}
-	}
-	if selected {
-		return t.Selected.Render(sb.String())
-	}
-	return sb.String()
-}
-
-// gaugeText is gauge without colours, for a selected row.
-func gaugeText(t *Theme, fraction float64, w int) string {
-	if w <= 0 {
-		return ""
-	}
-	full := gaugeCells(fraction, w)
-	return strings.Repeat(t.G.GaugeFull, full) + strings.Repeat(t.G.GaugeEmpty, w-full)
-}
-
-func bufHeader(w int) string {
-	if w < 6 {
-		return "Buf"
-	}
-	return "Buffer"
-}
-
-// gaugeCells is how many of w cells a fill level lights: at least one for any fill.
-func gaugeCells(fraction float64, w int) int {
-	fraction = max(0, min(1, fraction))
-	full := int(fraction*float64(w) + 0.5)
-	if fraction > 0 && full == 0 {
-		full = 1
-	}
-	return full
+	return help
 }
