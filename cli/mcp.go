@@ -20,12 +20,19 @@ func runMCP(ctx context.Context, cfg Config, errOut io.Writer) error {
 	redisdata.RouteLogs(log)
 	opts := cfg.Redis
 	opts.ReadOnly = !cfg.AllowWrites
-	opts.ClientName = "quflx-tui-mcp"
-	client, err := redisdata.NewClient(opts)
-	if err != nil {
-		return &UsageError{msg: err.Error()}
+	if cfg.AllowWrites {
+		// redis_lpush repeated after a lost reply pushes twice: a write tool reports the
+		// failure and the caller decides.
+		opts.MaxRetries = -1
 	}
-	defer client.Close()
+	opts.ClientName = "quflx-tui-mcp"
+	client, err := openReader(ctx, opts)
+	if err != nil {
+		return err
+	}
+	watch := redisdata.NewWatch(client, redisdata.WatchOptions{TickKey: cfg.TickKey, CacheKey: cfg.CacheKey,
+		Assets: cfg.Assets, MaxAssets: cfg.MaxAssets, Thresholds: cfg.Status.Thresholds})
+	defer watch.Close()
 	// A server that is down now may be up by the first call: start anyway, and let each
 	// tool report the error (an MCP client that loses the server loses every tool).
 	if _, err := client.PingRTT(ctx); err != nil {
@@ -36,7 +43,7 @@ func runMCP(ctx context.Context, cfg Config, errOut io.Writer) error {
 		mode = "writes allowed"
 	}
 	log(fmt.Sprintf("serving %s, %s, over stdio", client.Endpoint(), mode))
-	server := mcp.NewServer(client, mcp.Options{
+	server := mcp.NewServer(watch, mcp.Options{
 		TickKey: cfg.TickKey, CacheKey: cfg.CacheKey, AllowWrites: cfg.AllowWrites, Version: Version(),
 	})
 	err = server.Run(ctx, &sdk.StdioTransport{})

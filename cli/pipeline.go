@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/quflx/quflx-tui/flusher"
+	"github.com/quflx/quflx-tui/metrics"
 	"github.com/quflx/quflx-tui/model"
 	"github.com/quflx/quflx-tui/redisdata"
 	"github.com/quflx/quflx-tui/simulator"
@@ -54,11 +57,14 @@ func withDuration(ctx context.Context, d time.Duration) (context.Context, contex
 }
 
 // writerOptions are the options of a client that may write: the user asked for it by
-// running the feed, the flusher or the demo.
+// running the feed, the flusher or the demo. It never retries a command by itself: a
+// write whose reply was lost may have been applied, and only the caller knows whether
+// sending it again is safe.
 func writerOptions(o redisdata.Options) redisdata.Options {
 	o.ReadOnly = false
 	o.ClientName = "quflx-tui-writer"
 	o.PoolSize = 8
+	o.MaxRetries = -1
 	return o
 }
 
@@ -93,8 +99,8 @@ func buildSources(cfg Config, start time.Time) ([]simulator.Source, []*simulator
 }
 
 // runFeed is `quflx-tui feed`: the simulator or a replay, writing as a QuFLX producer.
-func runFeed(ctx context.Context, cfg Config, out, errOut io.Writer) error {
-	client, err := connect(ctx, writerOptions(cfg.Redis))
+func runFeed(ctx context.Context, cfg Config, ex *metrics.Exporter, out, errOut io.Writer) error {
+	client, err := connectPatiently(ctx, writerOptions(cfg.Redis), patience(cfg), logTo(errOut, "feed"))
 	if err != nil {
 		return err
 	}
@@ -122,6 +128,7 @@ func runFeed(ctx context.Context, cfg Config, out, errOut io.Writer) error {
 	runCtx, cancel := withDuration(ctx, cfg.Duration)
 	defer cancel()
 	feeder := simulator.NewFeeder(producer, sources, simulator.FeedOptions{Limit: cfg.Feed.Count})
+	ex.Feeder(feeder)
 	if err := feeder.Run(runCtx); err != nil {
 		return err
 	}
@@ -158,21 +165,71 @@ func openStore(ctx context.Context, cfg Config) (store.Store, error) {
 	}
 	st, err := store.Open(ctx, dsn)
 	if err != nil {
-		return nil, &ConnectError{Endpoint: "store " + dsn, Err: err}
+		return nil, &ConnectError{What: "the store", Endpoint: store.Redact(dsn), Err: err}
 	}
 	return st, nil
 }
 
-func newFlusher(client *redisdata.Client, st store.Store, cfg Config, log func(string)) *flusher.Flusher {
+// demoNamespace keeps the demo's flusher apart from any other on the same server: its
+// claims, leases and status live under it, so it never adopts a real flusher's claims nor
+// overwrites its status.
+const demoNamespace = "quflx-demo"
+
+// demoOnANamedServer moves the demo's keys and channels under demoNamespace on a server
+// the command line names: with QuFLX's own names its flusher would claim the live
+// buffers of any asset it simulates (and store their real ticks in the demo's file),
+// its feed would push synthetic ticks where the real flusher stores them, and its
+// caches would overwrite the real ones.
+func demoOnANamedServer(cfg Config) Config {
+	prefix := func(p model.KeyPattern) model.KeyPattern {
+		if strings.HasPrefix(p.String(), demoNamespace+":") {
+			return p
+		}
+		return model.MustKeyPattern(demoNamespace + ":" + p.String())
+	}
+	cfg.TickKey, cfg.Channel, cfg.CacheKey = prefix(cfg.TickKey), prefix(cfg.Channel), prefix(cfg.CacheKey)
+	return cfg
+}
+
+// demoStatusKey is the demo flusher's single status key, which its dashboard reads.
+const demoStatusKey = demoNamespace + ":flusher:status"
+
+func newFlusher(client *redisdata.Client, st store.Store, cfg Config, log func(string), namespace string,
+	observe flusher.Observer) *flusher.Flusher {
+	statusKey := ""
+	if namespace != "" {
+		statusKey = namespace + ":flusher:status"
+	}
 	return flusher.New(client, st, flusher.Options{
+		Namespace: namespace, StatusKey: statusKey,
 		TickKey: cfg.TickKey, Channel: cfg.Channel, Assets: cfg.Assets,
-		Interval: cfg.Flush.Interval, HighWater: cfg.Flush.HighWater, PauseAt: cfg.Flush.PauseAt, Log: log,
+		Interval: cfg.Flush.Interval, HighWater: cfg.Flush.HighWater, MaxBacklog: cfg.Flush.MaxBacklog, Lease: cfg.Flush.Lease,
+		MaxAssets: cfg.MaxAssets, PauseAt: cfg.Flush.PauseAt, Log: log, Observe: observe,
 	})
 }
 
+// patience is how long a daemon waits for Redis at start: daemonPatience, but never
+// longer than the --duration it was given to run.
+func patience(cfg Config) time.Duration {
+	if cfg.Duration > 0 {
+		return min(daemonPatience, cfg.Duration)
+	}
+	return daemonPatience
+}
+
+// logTo returns a logger of timestamped lines on w for a daemon.
+// Lines carry key and asset names, server errors: anyone's text, so each goes through the
+// sanitiser before it reaches a terminal.
+func logTo(w io.Writer, who string) func(string) {
+	return func(line string) {
+		fmt.Fprintf(w, "%s %s: %s\n", time.Now().Format("15:04:05"), who, model.Printable(line))
+	}
+}
+
 // runFlush is `quflx-tui flush`: the batch flusher daemon.
-func runFlush(ctx context.Context, cfg Config, out, errOut io.Writer) error {
-	client, err := connect(ctx, writerOptions(cfg.Redis))
+func runFlush(ctx context.Context, cfg Config, ex *metrics.Exporter, out, errOut io.Writer) error {
+	log := logTo(errOut, "flush")
+	client, err := connectPatiently(ctx, writerOptions(cfg.Redis), patience(cfg), log)
 	if err != nil {
 		return err
 	}
@@ -182,23 +239,32 @@ func runFlush(ctx context.Context, cfg Config, out, errOut io.Writer) error {
 		return err
 	}
 	defer st.Close()
-	log := func(line string) { fmt.Fprintf(errOut, "%s flush: %s\n", time.Now().Format("15:04:05"), line) }
+	f := newFlusher(client, st, cfg, log, "", ex.ObserveFlusher())
+	ex.Flusher(f)
 	if !cfg.JSON {
-		log(fmt.Sprintf("moving buffers of %s into %s every %s (early at %d ticks)",
-			client.Endpoint(), st.Describe(), cfg.Flush.Interval, cfg.Flush.HighWater))
+		kind := "server"
+		if client.IsCluster() {
+			kind = "cluster"
+		}
+		log(fmt.Sprintf("flusher %s moving buffers of the %s at %s into %s every %s (early at %d ticks)",
+			f.Instance(), kind, client.Endpoint(), st.Describe(), cfg.Flush.Interval, cfg.Flush.HighWater))
 	}
 	start := time.Now()
 	runCtx, cancel := withDuration(ctx, cfg.Duration)
 	defer cancel()
-	f := newFlusher(client, st, cfg, log)
 	if err := f.Run(runCtx); err != nil {
 		return err
 	}
 	s := f.Stats()
 	printSummary(out, cfg, "flush", Summary{Produced: s.Produced, Flushed: s.Flushed, Bad: s.Bad,
 		LostToTrim: s.LostToTrim, DuplicatesSkipped: s.DuplicatesSkipped, Seconds: time.Since(start).Seconds()})
-	if s.InFlight > 0 {
-		return fmt.Errorf("flush: %d ticks still in flight (%s); they are kept for the next run", s.InFlight, s.LastErr)
+	switch {
+	case s.InFlight > 0:
+		return fmt.Errorf("flush: %d ticks still claimed (%s); they are kept in Redis for the next flusher", s.InFlight, s.LastErr)
+	case s.LastErr != "":
+		// A flusher that could not claim or write (a cluster it could not reach, a store
+		// that refused) must not look like one that had nothing to do.
+		return fmt.Errorf("flush: the last attempt failed: %s", s.LastErr)
 	}
 	return nil
 }
@@ -206,14 +272,15 @@ func runFlush(ctx context.Context, cfg Config, out, errOut io.Writer) error {
 // demoPipeline is the whole QuFLX pipeline in one process: embedded Redis (unless a
 // server was given), the feed, the flusher and the store.
 type demoPipeline struct {
-	Embedded *redisdata.Embedded // nil against a given server
-	Redis    redisdata.Options   // where the pipeline runs, for the monitor
-	Assets   []string            // the simulated assets (nil for replays: discovered)
-	Store    store.Store
-	Feeder   *simulator.Feeder
-	Flusher  *flusher.Flusher
-	History  *redisdata.History
-	Cache    *redisdata.CandleCache // the history's cache
+	Embedded  *redisdata.Embedded  // the demo's own miniredis, or nil
+	Throwaway *redisdata.Throwaway // the demo's own redis-server, or nil
+	Redis     redisdata.Options    // where the pipeline runs, for the monitor
+	Assets    []string             // the simulated assets (nil for replays: discovered)
+	Store     store.Store
+	Feeder    *simulator.Feeder
+	Flusher   *flusher.Flusher
+	History   *redisdata.History
+	Cache     *redisdata.CandleCache // the history's cache
 
 	writer      *redisdata.Client
 	stopFeed    context.CancelFunc
@@ -223,16 +290,22 @@ type demoPipeline struct {
 }
 
 // startDemo starts the pipeline; Stop ends it with a last flush.
-func startDemo(ctx context.Context, cfg Config, log func(string)) (*demoPipeline, error) {
-	p := &demoPipeline{Redis: cfg.Redis}
-	if cfg.RedisSource == "default" {
-		emb, err := redisdata.StartEmbedded()
-		if err != nil {
+func startDemo(ctx context.Context, cfg Config, ex *metrics.Exporter, log func(string), warn io.Writer) (*demoPipeline, error) {
+	// Only a server named on the command line (--redis, -h or -s) is written to, with the
+	// command line's settings alone: on a trading box QuFLX's own REDIS_HOST or REDIS_URL
+	// are exported, and the demo must not feed synthetic ticks into production because of
+	// them, nor because a port was given.
+	p := &demoPipeline{}
+	if cfg.RedisNamed != nil {
+		p.Redis = *cfg.RedisNamed
+	}
+	if cfg.RedisNamed == nil {
+		if err := p.startServer(ctx, log); err != nil {
 			return nil, err
 		}
-		p.Embedded = emb
-		p.Redis = redisdata.Options{Addr: emb.Addr()}
-		log(fmt.Sprintf("embedded Redis on %s (look inside with: redis-cli -p %s)", emb.Addr(), emb.Port()))
+	} else {
+		fmt.Fprintf(warn, "quflx-tui: --demo writes a simulated feed, its candle caches and a flusher's claims into the Redis at %s, as the command line asked, under %s:* (%s, %s, %s)\n",
+			p.Redis.Endpoint(), demoNamespace, cfg.TickKey, cfg.Channel, cfg.CacheKey)
 	}
 	ok := false
 	defer func() {
@@ -284,7 +357,10 @@ func startDemo(ctx context.Context, cfg Config, log func(string)) (*demoPipeline
 	flushCtx, stopFlusher := context.WithCancel(context.Background())
 	p.stopFeed, p.stopFlusher = stopFeed, stopFlusher
 	p.Feeder = simulator.NewFeeder(producer, sources, simulator.FeedOptions{Limit: cfg.Feed.Count})
-	p.Flusher = newFlusher(writer, p.Store, cfg, func(line string) { log("flush: " + line) })
+	p.Flusher = newFlusher(writer, p.Store, cfg, func(line string) { log("flush: " + line) }, demoNamespace,
+		ex.ObserveFlusher())
+	ex.Feeder(p.Feeder)
+	ex.Flusher(p.Flusher)
 	p.feedDone.Add(1)
 	go func() {
 		defer p.feedDone.Done()
@@ -297,6 +373,30 @@ func startDemo(ctx context.Context, cfg Config, log func(string)) (*demoPipeline
 	}()
 	ok = true
 	return p, nil
+}
+
+// startServer starts the demo's own Redis: a throwaway redis-server when one is installed
+// (every panel then shows a real server's figures), else the embedded miniredis.
+func (p *demoPipeline) startServer(ctx context.Context, log func(string)) error {
+	if path, err := exec.LookPath("redis-server"); err == nil {
+		t, err := redisdata.StartThrowaway(ctx, path)
+		if err == nil {
+			p.Throwaway = t
+			p.Redis = redisdata.Options{Addr: t.Addr()}
+			log(fmt.Sprintf("throwaway redis-server %s on %s, no persistence, removed on exit (look inside with: "+
+				"redis-cli -p %s)", t.Version(), t.Addr(), t.Port()))
+			return nil
+		}
+		log(fmt.Sprintf("%v; using the embedded Redis instead", err))
+	}
+	emb, err := redisdata.StartEmbedded()
+	if err != nil {
+		return err
+	}
+	p.Embedded = emb
+	p.Redis = redisdata.Options{Addr: emb.Addr()}
+	log(fmt.Sprintf("embedded Redis on %s (look inside with: redis-cli -p %s)", emb.Addr(), emb.Port()))
+	return nil
 }
 
 // seedHistory backfills the store with synthetic 1-minute candles when it has none for
@@ -347,11 +447,14 @@ func (p *demoPipeline) close() {
 	if p.Embedded != nil {
 		p.Embedded.Close()
 	}
+	if p.Throwaway != nil {
+		p.Throwaway.Close()
+	}
 }
 
 // runDemo is `quflx-tui --demo`: the pipeline in-process, watched by the dashboard (or,
 // with --no-ui, by the plain monitor).
-func runDemo(ctx context.Context, cfg Config, out, errOut io.Writer) error {
+func runDemo(ctx context.Context, cfg Config, ex *metrics.Exporter, out, errOut io.Writer) error {
 	sink, closeLog, err := logSink(cfg, errOut)
 	if err != nil {
 		return err
@@ -365,7 +468,7 @@ func runDemo(ctx context.Context, cfg Config, out, errOut io.Writer) error {
 			startup = append(startup, line) // shown again once the screen is restored
 		}
 	}
-	p, err := startDemo(ctx, cfg, log)
+	p, err := startDemo(ctx, cfg, ex, log, errOut)
 	if err != nil {
 		return err
 	}
@@ -378,21 +481,28 @@ func runDemo(ctx context.Context, cfg Config, out, errOut io.Writer) error {
 	}()
 	if cfg.NoUI {
 		mon := cfg
-		mon.Redis, mon.Assets = p.Redis, p.Assets
+		mon.Redis, mon.Assets, mon.flusherStatusKey = p.Redis, p.Assets, demoStatusKey
 		if mon.PollInterval < 2*time.Second {
 			mon.PollInterval = 2 * time.Second // a line every two seconds is plenty to read
 		}
-		return runMonitor(ctx, mon, out, p.statusLine)
+		return runMonitor(ctx, mon, ex, out, p.statusLine)
 	}
 	ctx, cancel := withDuration(ctx, cfg.Duration)
 	defer cancel()
-	return runDashboard(ctx, cfg, dashboardSource{
+	src := dashboardSource{
+		metrics: ex,
 		redis:   p.Redis,
-		info:    ui.Info{Endpoint: p.Redis.Endpoint(), Embedded: p.Embedded != nil, Mode: ui.ModeDemo, Store: p.Store.Describe(), Version: Version()},
-		assets:  p.Assets,
-		history: p.History,
-		cache:   p.Cache,
-	}, errOut)
+		info: ui.Info{Endpoint: p.Redis.Endpoint(), Embedded: p.Embedded != nil, Throwaway: p.Throwaway != nil,
+			Mode: ui.ModeDemo, Store: p.Store.Describe(), Version: Version()},
+		flusherStatusKey: demoStatusKey,
+		assets:           p.Assets,
+		history:          p.History,
+		cache:            p.Cache,
+	}
+	if p.Embedded != nil {
+		src.fillInfo = p.Embedded.FillInfo
+	}
+	return runDashboard(ctx, cfg, src, errOut)
 }
 
 // statusLine summarises the feed and the flusher.
