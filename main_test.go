@@ -22,6 +22,7 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/quflx/quflx-tui/cli"
+	"github.com/quflx/quflx-tui/metrics/metricstest"
 	"github.com/quflx/quflx-tui/model"
 	"github.com/quflx/quflx-tui/redisdata"
 	"github.com/quflx/quflx-tui/redisdata/redistest"
@@ -59,11 +60,11 @@ func run(t *testing.T, env []string, args ...string) (stdout, stderr string, cod
 	return o.String(), e.String(), code
 }
 
-// cleanEnv drops the REDIS_* variables of whoever runs the tests.
+// cleanEnv drops the REDIS_* variables of whoever runs the tests, and their config file.
 func cleanEnv() []string {
-	var env []string
+	env := []string{"XDG_CONFIG_HOME=" + filepath.Join(os.TempDir(), "quflx-tui-tests-no-config")}
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "REDIS_") {
+		if !strings.HasPrefix(kv, "REDIS_") && !strings.HasPrefix(kv, "XDG_CONFIG_HOME=") {
 			env = append(env, kv)
 		}
 	}
@@ -111,7 +112,13 @@ func TestPlainMonitorAgainstRealServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	tick := `{"price":1.08241,"timestamp":` + strconv.FormatInt(time.Now().Unix(), 10) + `}`
+	// A bare channel name is not enough to be tracked (anyone can publish one)...
+	for range 3 {
+		_ = exec.Command("redis-cli", "-p", port, "PUBLISH", "updates:JUNK_otc", tick).Run()
+	}
+	// ...a producer's buffer is: QuFLX pushes, then publishes.
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+		_ = exec.Command("redis-cli", "-p", port, "LPUSH", "ticks:EURUSD_otc", tick).Run()
 		_ = exec.Command("redis-cli", "-p", port, "PUBLISH", "updates:EURUSD_otc", tick).Run()
 		if strings.Contains(out.String(), "EURUSD_otc 1.08241") {
 			break
@@ -120,7 +127,8 @@ func TestPlainMonitorAgainstRealServer(t *testing.T) {
 	}
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	err := cmd.Wait()
-	if err != nil || !strings.Contains(out.String(), "live redis ") || !strings.Contains(out.String(), "EURUSD_otc 1.08241") {
+	if err != nil || !strings.Contains(out.String(), "live redis ") || !strings.Contains(out.String(), "EURUSD_otc 1.08241") ||
+		strings.Contains(out.String(), "JUNK_otc") || !strings.Contains(out.String(), "not admitted") {
 		t.Fatalf("exit %v\n%s", err, out.String())
 	}
 }
@@ -193,7 +201,8 @@ func TestNoLossWhenTheFlusherIsKilledAtEveryStep(t *testing.T) {
 
 	feed, feedOut, _ := startCmd(t, nil, append([]string{"feed", "--assets", "4", "--rate", "1000",
 		"--count", "40000", "--bursts=false", "--json"}, conn...)...)
-	flushArgs := append([]string{"flush", "--store", dsn, "--flush-interval", "300ms", "--high-water", "200"}, conn...)
+	flushArgs := append([]string{"flush", "--store", dsn, "--flush-interval", "300ms", "--high-water", "200",
+		"--lease", "1s"}, conn...)
 	for _, step := range []string{"claimed", "read", "before-commit", "committed"} {
 		fl, _, flErr := startCmd(t, []string{"QUFLX_FLUSH_PAUSE_AT=" + step}, flushArgs...)
 		waitOutput(t, flErr, "paused at "+step, 10*time.Second)
@@ -208,7 +217,11 @@ func TestNoLossWhenTheFlusherIsKilledAtEveryStep(t *testing.T) {
 	if err := json.Unmarshal([]byte(feedOut.String()), &fed); err != nil || fed.Produced != 40000 {
 		t.Fatalf("feed summary %q: %v", feedOut.String(), err)
 	}
-	time.Sleep(time.Second) // the final flusher's high-water and interval flushes catch up
+	// The killed flushers' claims are the final flusher's once their leases run out.
+	path := strings.TrimPrefix(dsn, "sqlite:")
+	for deadline := time.Now().Add(20 * time.Second); len(storedTicks(t, path)) < 40000 && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+	}
 	_ = final.Process.Signal(syscall.SIGTERM)
 	if err := final.Wait(); err != nil {
 		t.Fatalf("final flush: %v\n%s", err, finalErr.String())
@@ -333,6 +346,14 @@ func TestDemoRunsWithoutAnyServer(t *testing.T) {
 func TestDemoAgainstARealServer(t *testing.T) {
 	srv := redistest.Real(t)
 	cache := t.TempDir()
+	c, _ := redisdata.NewClient(redisdata.Options{Addr: srv.Addr})
+	defer c.Close()
+	ctx := context.Background()
+	// The live pipeline's own buffer and cache of an asset the demo simulates: the demo
+	// must neither claim the one nor overwrite the other.
+	live := []any{`{"price":1.0850,"timestamp":1729760400.1}`, `{"price":1.0851,"timestamp":1729760400.2}`}
+	c.RPush(ctx, "ticks:EURUSD_otc", live...)
+	c.Set(ctx, "historical:EURUSD_otc:1m", "[]", 0)
 	cmd, out, errOut := startCmd(t, []string{"XDG_CACHE_HOME=" + cache},
 		"--demo", "--no-ui", "--redis", "redis://"+srv.Addr, "--assets", "3", "--rate", "50",
 		"--flush-interval", "500ms", "--duration", "4s")
@@ -342,12 +363,58 @@ func TestDemoAgainstARealServer(t *testing.T) {
 	if strings.Contains(errOut.String(), "embedded") {
 		t.Fatal("the demo embedded a server although one was given")
 	}
-	c, _ := redisdata.NewClient(redisdata.Options{Addr: srv.Addr})
-	defer c.Close()
-	ctx := context.Background()
-	st, ok, err := redisdata.ReadFlusherStatus(ctx, c, redisdata.DefaultFlusherStatusKey)
+	if !strings.Contains(errOut.String(), "--demo writes a simulated feed, its candle caches and a flusher's claims into the Redis at "+srv.Addr) {
+		t.Fatalf("the demo did not say it writes to the named server:\n%s", errOut.String())
+	}
+	if got := c.LRange(ctx, "ticks:EURUSD_otc", 0, -1).Val(); len(got) != 2 || got[0] != live[0] || got[1] != live[1] {
+		t.Fatalf("the live buffer ticks:EURUSD_otc after the demo: %q", got)
+	}
+	if got := c.Get(ctx, "historical:EURUSD_otc:1m").Val(); got != "[]" {
+		t.Fatalf("the live cache was overwritten: %.80q", got)
+	}
+	if keys := c.Keys(ctx, "quflx-demo:historical:*").Val(); len(keys) == 0 {
+		t.Fatalf("the demo's caches are not under quflx-demo: %q", c.Keys(ctx, "*").Val())
+	}
+	// The demo's flusher keeps to its own keys: a real flusher's status is not touched.
+	if n := c.Exists(ctx, redisdata.DefaultFlusherStatusKey).Val(); n != 0 {
+		t.Fatal("the demo wrote the real flusher's status key")
+	}
+	st, ok, err := redisdata.ReadFlusherStatus(ctx, c, "quflx-demo:flusher:status")
 	if err != nil || !ok || st.Flushed == 0 || st.State != "stopped" || st.Flushed != st.Produced || st.LostToTrim != 0 {
 		t.Fatalf("flusher status on the real server: %+v %v %v", st, ok, err)
+	}
+}
+
+// On a trading box QuFLX's REDIS_URL and REDIS_HOST are exported: --demo must not take
+// them as consent to write synthetic ticks into production. Only a server named on the
+// command line is written to.
+func TestDemoIgnoresTheEnvironmentsRedis(t *testing.T) {
+	srv := redistest.Real(t)
+	cache := t.TempDir()
+	for _, c := range []struct {
+		env  []string
+		args []string
+	}{
+		{[]string{"REDIS_URL=redis://" + srv.Addr}, nil},
+		{[]string{"REDIS_HOST=127.0.0.1", "REDIS_PORT=" + strconv.Itoa(srv.Port)}, nil},
+		// A port alone on the command line does not name a server: the host would be the
+		// environment's.
+		{[]string{"REDIS_HOST=127.0.0.1"}, []string{"-p", strconv.Itoa(srv.Port)}},
+	} {
+		env := c.env
+		cmd, out, errOut := startCmd(t, append(env, "XDG_CACHE_HOME="+cache),
+			append([]string{"--demo", "--no-ui", "--flush-interval", "500ms", "--duration", "2s"}, c.args...)...)
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("demo: %v\n%s\n%s", err, out.String(), errOut.String())
+		}
+		if logs := errOut.String(); !strings.Contains(logs, "embedded Redis on") && !strings.Contains(logs, "throwaway redis-server") {
+			t.Fatalf("with %v the demo did not use its own Redis:\n%s", env, logs)
+		}
+	}
+	c, _ := redisdata.NewClient(redisdata.Options{Addr: srv.Addr})
+	defer c.Close()
+	if n := c.DBSize(context.Background()).Val(); n != 0 {
+		t.Fatalf("the demo wrote %d keys into the server the environment names", n)
 	}
 }
 
@@ -414,10 +481,17 @@ func lineWith(screen, s string) string {
 func TestDashboardInARealTerminal(t *testing.T) {
 	dir := t.TempDir()
 	rc := filepath.Join(dir, "rc")
-	cmd := fmt.Sprintf("XDG_CACHE_HOME=%s %s --demo --rate 20; echo EXIT:$? > %s; sleep 30", dir, binary, rc)
+	metricsAt := "127.0.0.1:" + strconv.Itoa(redistest.FreePort(t))
+	cmd := fmt.Sprintf("XDG_CACHE_HOME=%s %s --demo --rate 20 --metrics %s; echo EXIT:$? > %s; sleep 30", dir, binary,
+		metricsAt, rc)
 	s := newTmux(t, 120, 40, cmd)
 
 	panels := []string{"Watchlist", "Redis", "Cache", "Flusher", "Latency", "Events", "EURUSD_otc", "DEMO", "live"}
+	if _, err := exec.LookPath("redis-server"); err == nil {
+		// The demo runs on a throwaway redis-server: the header says so, and the Redis
+		// panel has a real server's figures.
+		panels = append(panels, "(throwaway)", "mem ", "hit ")
+	}
 	first := s.waitFor("every panel", 15*time.Second, func(screen string) bool {
 		for _, p := range panels {
 			if !strings.Contains(screen, p) {
@@ -439,6 +513,10 @@ func TestDashboardInARealTerminal(t *testing.T) {
 	if !changed {
 		t.Fatalf("no price changed in 2 s:\n%s\n---\n%s", first, second)
 	}
+	// The dashboard serves its metrics while it runs: the ticks it shows are counted.
+	waitMetric(t, metricsAt, "the dashboard's metrics", 5*time.Second, func(x string) bool {
+		return metricstest.Sum(x, "quflx_ticks_received_total") > 0
+	})
 
 	s.run("send-keys", "-t", s.name, "?")
 	s.waitFor("the help", 3*time.Second, func(screen string) bool {
@@ -489,7 +567,8 @@ func TestDashboardInARealTerminal(t *testing.T) {
 // seedQuFLX fills a server as a QuFLX deployment of n assets would look: buffers of 500
 // ticks and five cache keys of 200 candles per asset, and a flusher status.
 func seedQuFLX(t testing.TB, addr string, n int, fresh bool) {
-	c, err := redisdata.NewClient(redisdata.Options{Addr: addr})
+	// Dial: a cluster node's address reaches the whole cluster.
+	c, err := redisdata.Dial(context.Background(), redisdata.Options{Addr: addr})
 	if err != nil {
 		t.Fatal(err)
 	}
