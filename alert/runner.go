@@ -12,6 +12,7 @@ package alert
 import (
 	"cmp"
 	"context"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -258,7 +259,9 @@ func Describe(tr model.AlertTransition) string {
 		subject = tr.Subject
 	}
 	text := tr.Rule
-	if subject != "" && subject != tr.Reason {
+	// A subject that is the whole reason (a missing cache's) is said once, also when the
+	// resolution prefixes it.
+	if subject != "" && subject != strings.TrimPrefix(tr.Reason, model.AlertClearedPrefix) {
 		text += " " + subject
 	}
 	return model.Printable(text + ": " + tr.Reason)

@@ -154,3 +154,27 @@ func TestNotifierEnvDropsRedisCredentials(t *testing.T) {
 		t.Fatalf("%v", env)
 	}
 }
+
+// A resolution reads as its firing did, said once: a finding whose subject is its whole
+// text (a missing cache) used to show that text twice, "cache_missing cache of A 1m
+// expired or missing: cleared: cache of A 1m expired or missing".
+func TestDescribeSaysTheSubjectOnce(t *testing.T) {
+	text := "cache of A 1m expired or missing"
+	fired := model.Alert{Rule: model.FindingCacheMissing, Subject: text, Reason: text}
+	cleared := fired
+	cleared.Reason = "cleared: " + text
+	for _, tr := range []model.AlertTransition{
+		{State: model.AlertFiring, Alert: fired},
+		{State: model.AlertResolved, Alert: cleared},
+	} {
+		if got := Describe(tr); strings.Count(got, text) != 1 {
+			t.Errorf("%s: %q", tr.State, got)
+		}
+	}
+	stale := model.Alert{Rule: model.FindingFeedStale, Subject: "EURUSD_otc", Asset: "EURUSD_otc",
+		Reason: "feed EURUSD_otc stale: last tick 1m2s ago"}
+	if got, want := Describe(model.AlertTransition{State: model.AlertFiring, Alert: stale}),
+		"feed_stale EURUSD_otc: feed EURUSD_otc stale: last tick 1m2s ago"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}

@@ -94,6 +94,10 @@ type Alert struct {
 	Reason           string
 }
 
+// AlertClearedPrefix starts the reason of a health alert that resolved: the reason it
+// fired with follows.
+const AlertClearedPrefix = "cleared: "
+
 // AlertTransition is an alert firing or resolving at At.
 type AlertTransition struct {
 	State string // AlertFiring or AlertResolved
@@ -289,7 +293,7 @@ func (r *alertRule) resolved() Alert {
 		return al
 	}
 	al.Value = nil
-	al.Reason = "cleared: " + r.fired.Reason
+	al.Reason = AlertClearedPrefix + r.fired.Reason
 	return al
 }
 
