@@ -385,6 +385,40 @@ func TestDemoAgainstARealServer(t *testing.T) {
 	}
 }
 
+// The demo's cache is whole from its first second: every asset, every timeframe. It used
+// to fill an asset's cache only as its candles closed, so every demo began by firing
+// (and a minute later resolving) a "cache missing" alert for each asset it was not charting.
+func TestDemoCacheIsWholeFromTheStart(t *testing.T) {
+	srv := redistest.Real(t)
+	c, _ := redisdata.NewClient(redisdata.Options{Addr: srv.Addr})
+	defer c.Close()
+	cmd, out, errOut := startCmd(t, []string{"XDG_CACHE_HOME=" + t.TempDir()},
+		"--demo", "--no-ui", "--redis", "redis://"+srv.Addr, "--assets", "3", "--rate", "20", "--duration", "2s")
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("demo: %v\n%s\n%s", err, out.String(), errOut.String())
+	}
+	ctx := context.Background()
+	assets := map[string]bool{}
+	for _, key := range c.Keys(ctx, "quflx-demo:ticks:*").Val() {
+		assets[strings.TrimPrefix(key, "quflx-demo:ticks:")] = true
+	}
+	st, _, _ := redisdata.ReadFlusherStatus(ctx, c, "quflx-demo:flusher:status")
+	for _, a := range st.Assets {
+		assets[a.Asset] = true
+	}
+	if len(assets) != 3 {
+		t.Fatalf("assets of the demo: %v", assets)
+	}
+	for asset := range assets {
+		for _, tf := range []string{"1m", "5m", "15m", "1h", "4h"} {
+			key := "quflx-demo:historical:" + asset + ":" + tf
+			if n, _ := c.StrLen(ctx, key).Result(); n < 100 {
+				t.Errorf("%s: %d bytes", key, n)
+			}
+		}
+	}
+}
+
 // On a trading box QuFLX's REDIS_URL and REDIS_HOST are exported: --demo must not take
 // them as consent to write synthetic ticks into production. Only a server named on the
 // command line is written to.

@@ -349,6 +349,11 @@ func startDemo(ctx context.Context, cfg Config, ex *metrics.Exporter, log func(s
 		}
 		producer.Seed(a.Name, history)
 	}
+	// The cache whole at once, as a producer's is: filled only as candles closed, it would
+	// read as missing (and alert) for every asset not charted until the next close.
+	if err := producer.WriteCaches(ctx); err != nil {
+		return nil, fmt.Errorf("demo: fill the candle caches: %w", err)
+	}
 	p.History, p.Cache = redisdata.NewHistory(cache, p.Store, true), cache
 
 	// Separate contexts: at stop the feed ends first, then the flusher's last flush

@@ -29,6 +29,10 @@ func (f *Flusher) claimLoop(ctx context.Context, sub *redisdata.Subscriber) {
 	f.mu.Lock()
 	f.stats.NextFlush, f.phase = nextFlush, ""
 	f.mu.Unlock()
+	// Alive from the start, not from the first check: a dashboard started with the flusher
+	// (the demo's) would otherwise call it dead on its first poll.
+	f.publishStatus(ctx)
+	nextStatus = now.Add(f.opts.StatusEvery)
 	for {
 		select {
 		case <-ctx.Done():
