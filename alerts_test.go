@@ -255,10 +255,7 @@ func TestAlertExecNeverBlocksTheDashboard(t *testing.T) {
 		return strings.Contains(screen, "exit 7: notifier down: 503")
 	})
 	s.run("send-keys", "-t", s.name, "q")
-	waitFile(t, rc, 5*time.Second)
-	if b, _ := os.ReadFile(rc); strings.TrimSpace(string(b)) != "EXIT:0" {
-		t.Fatalf("exit %q", b)
-	}
+	s.waitExit(rc, 5*time.Second)
 }
 
 func waitFile(t *testing.T, path string, limit time.Duration) {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -58,18 +57,5 @@ func TestChartExploredInARealTerminal(t *testing.T) {
 	})
 
 	keys("q")
-	deadline := time.Now().Add(3 * time.Second)
-	for {
-		b, err := os.ReadFile(rc)
-		if err == nil && len(b) > 0 {
-			if got := strings.TrimSpace(string(b)); got != "EXIT:0" {
-				t.Fatalf("exit status %s", got)
-			}
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("still running after q:\n%s", s.capture())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	s.waitExit(rc, 3*time.Second)
 }

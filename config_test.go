@@ -51,17 +51,8 @@ assets = ["EURUSD_otc", "GBPUSD_otc"]
 	}
 
 	s.run("send-keys", "-t", s.name, "]")
-	// The watchlist is the left of the screen: its rows start the lines.
-	watchRow := func(screen, asset string) bool {
-		for _, l := range strings.Split(screen, "\n") {
-			if strings.HasPrefix(l, "│"+asset) {
-				return true
-			}
-		}
-		return false
-	}
 	s.waitFor("the majors tab", 3*time.Second, func(screen string) bool {
-		return watchRow(screen, "EURUSD_otc") && !watchRow(screen, "AUDCAD_otc")
+		return watchlistRow(screen, "EURUSD_otc") != "" && watchlistRow(screen, "AUDCAD_otc") == ""
 	})
 	s.run("send-keys", "-t", s.name, "q") // remapped away: does nothing
 	time.Sleep(500 * time.Millisecond)
@@ -69,19 +60,7 @@ assets = ["EURUSD_otc", "GBPUSD_otc"]
 		t.Fatal("q still quits")
 	}
 	s.run("send-keys", "-t", s.name, "Q")
-	deadline := time.Now().Add(3 * time.Second)
-	for {
-		if b, err := os.ReadFile(rc); err == nil && len(b) > 0 {
-			if got := strings.TrimSpace(string(b)); got != "EXIT:0" {
-				t.Fatalf("exit status %s", got)
-			}
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("Q did not quit")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	s.waitExit(rc, 3*time.Second)
 }
 
 // config path and config print as a user runs them, and a world-readable file with a

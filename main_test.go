@@ -486,6 +486,23 @@ func (s *tmuxSession) run(args ...string) string {
 
 func (s *tmuxSession) capture() string { return s.run("capture-pane", "-p", "-t", s.name) }
 
+// waitExit waits for the exit status the pane's shell writes to rc ("EXIT:n") once the
+// program ends, and fails unless it is 0.
+func (s *tmuxSession) waitExit(rc string, limit time.Duration) {
+	s.t.Helper()
+	for deadline := time.Now().Add(limit); ; time.Sleep(20 * time.Millisecond) {
+		if b, err := os.ReadFile(rc); err == nil && len(b) > 0 {
+			if got := strings.TrimSpace(string(b)); got != "EXIT:0" {
+				s.t.Fatalf("exit status %s", got)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("still running %v after the key that quits:\n%s", limit, s.capture())
+		}
+	}
+}
+
 func (s *tmuxSession) waitFor(what string, limit time.Duration, ok func(screen string) bool) string {
 	s.t.Helper()
 	deadline := time.Now().Add(limit)
@@ -573,19 +590,7 @@ func TestDashboardInARealTerminal(t *testing.T) {
 
 	s.run("send-keys", "-t", s.name, "q")
 	quit := time.Now()
-	for {
-		b, err := os.ReadFile(rc)
-		if err == nil && len(b) > 0 {
-			if got := strings.TrimSpace(string(b)); got != "EXIT:0" {
-				t.Fatalf("exit status %s", got)
-			}
-			break
-		}
-		if time.Since(quit) > 3*time.Second {
-			t.Fatalf("still running %v after q", time.Since(quit))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	s.waitExit(rc, 3*time.Second)
 	took := time.Since(quit)
 	// The terminal is restored: main screen, no mouse reporting, cursor shown.
 	modes := strings.TrimSpace(s.run("display", "-p", "-t", s.name, "#{alternate_on} #{mouse_any_flag} #{cursor_flag}"))

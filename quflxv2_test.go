@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -143,17 +142,5 @@ func TestDashboardOfQuFLXv2InARealTerminal(t *testing.T) {
 		return strings.Contains(lineWith(screen, "● scanner"), "stale")
 	})
 	s.run("send-keys", "-t", s.name, "q")
-	deadline := time.Now().Add(3 * time.Second)
-	for {
-		if b, err := os.ReadFile(rc); err == nil && len(b) > 0 {
-			if got := strings.TrimSpace(string(b)); got != "EXIT:0" {
-				t.Fatalf("exit status %s", got)
-			}
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("still running 3 s after q")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	s.waitExit(rc, 3*time.Second)
 }
