@@ -26,13 +26,14 @@ name = "majors"
 assets = ["EURUSD_otc", "GBPUSD_otc"]
 `), 0o600)
 	rc, start := filepath.Join(dir, "rc"), filepath.Join(dir, "start")
-	// The program starts once the pane is white, so that it asks a white terminal. Its
-	// colour profile is set here, not inherited: a CI runner may export NO_COLOR (CI's did:
-	// a colourless frame) and a tmux whose default-terminal is plain "screen" reads as
-	// colourless to termenv.
+	// The program starts once the pane is white, so that it asks a white terminal. It runs
+	// with an environment of its own, not the runner's: termenv reads a set CI variable as
+	// "not a terminal" and NO_COLOR as "no colour" (CI runners export either: the frame came
+	// out colourless there), and a tmux whose default-terminal is plain "screen" reads as
+	// colourless too.
 	cmd := fmt.Sprintf("while [ ! -e %s ]; do sleep 0.05; done; "+
-		"env -u NO_COLOR -u CLICOLOR_FORCE -u COLORTERM TERM=tmux-256color XDG_CONFIG_HOME=%s XDG_CACHE_HOME=%s %s --demo; "+
-		"echo EXIT:$? > %s; sleep 30", start, dir, dir, binary, rc)
+		"env -i PATH=%q HOME=%q TERM=tmux-256color XDG_CONFIG_HOME=%s XDG_CACHE_HOME=%s %s --demo; "+
+		"echo EXIT:$? > %s; sleep 30", start, os.Getenv("PATH"), dir, dir, dir, binary, rc)
 	s := newTmux(t, 120, 40, cmd)
 	s.run("set", "-t", s.name, "window-style", "bg=#ffffff,fg=#000000")
 	os.WriteFile(start, nil, 0o600)
