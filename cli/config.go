@@ -85,7 +85,7 @@ type Config struct {
 // FeedConfig configures the simulator or replay feed.
 type FeedConfig struct {
 	Rate     float64 // ticks per second per asset
-	Seed     uint64
+	Seed     uint64  // 0: a new one each run (resolveSeed)
 	Bursts   bool
 	Producer redisdata.ProducerVersion
 	Replay   []string // CSV files; empty: synthetic ticks
@@ -194,7 +194,7 @@ func defaults(command string, env Env) Config {
 		Theme:         "auto",
 		Stale:         10 * time.Second,
 		Alerts:        AlertConfig{Hold: model.DefaultAlertHold, ExecTimeout: alert.DefaultExecTimeout},
-		Feed:          FeedConfig{Rate: 4, Seed: 1, Bursts: true, Producer: redisdata.ProducerV1, Speed: 1},
+		Feed:          FeedConfig{Rate: 4, Bursts: true, Producer: redisdata.ProducerV1, Speed: 1},
 		Flush:         FlushConfig{Interval: 30 * time.Second, HighWater: 500, MaxBacklog: 1_000_000, Lease: 15 * time.Second},
 		// A health check waits longer than a screen before crying stale.
 		Status: StatusConfig{Thresholds: redisdata.Thresholds{Capacity: 1000, MaxFill: 0.9, Stale: time.Minute,

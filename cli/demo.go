@@ -97,9 +97,13 @@ func startDemo(ctx context.Context, cfg Config, ex *metrics.Exporter, log func(s
 	log("store " + p.Store.Describe())
 
 	start := time.Now()
-	sources, _, assets, err := buildSources(cfg, start)
+	cfg.Feed.resolveSeed()
+	sources, replays, assets, err := buildSources(cfg, start)
 	if err != nil {
 		return nil, err
+	}
+	if len(replays) == 0 {
+		log(fmt.Sprintf("prices from --seed %d", cfg.Feed.Seed))
 	}
 	// --assets may be a count here: from now on the names are what matter.
 	cfg.Assets = nil
@@ -186,12 +190,20 @@ func seedHistory(ctx context.Context, st store.Store, a simulator.Asset, now tim
 		return nil, fmt.Errorf("history of %s: %w", a.Name, err)
 	}
 	if len(have) > 0 {
-		// A store from an earlier run: fill the time since, so the chart has no hole.
-		gap := now.Truncate(time.Minute).Sub(time.Unix(have[len(have)-1].Start, 0)) - time.Minute
+		// A store from an earlier run: fill the time since, from where that run stopped to
+		// where this one starts, so the chart has neither a hole nor a jump. A hole longer
+		// than the history asked for stays one.
+		last := have[len(have)-1]
+		gap := now.Truncate(time.Minute).Sub(time.Unix(last.Start, 0)) - time.Minute
 		if gap < time.Minute {
 			return have, nil
 		}
-		fill := simulator.Backfill(a, now, min(gap, span), int(fc.Rate*60), fc.Seed)
+		var fill []model.Candle
+		if gap <= span {
+			fill = simulator.BackfillFrom(a, last.Close, now, gap, int(fc.Rate*60), fc.Seed)
+		} else {
+			fill = simulator.Backfill(a, now, span, int(fc.Rate*60), fc.Seed)
+		}
 		if err := st.WriteCandles(ctx, a.Name, fill); err != nil {
 			return nil, fmt.Errorf("backfill %s: %w", a.Name, err)
 		}

@@ -262,7 +262,7 @@ func addFeedFlags(cmd *cobra.Command, title string, fc *FeedConfig) *feedFlags {
 	inGroup(cmd, title, func(fs *pflag.FlagSet) {
 		fs.Float64Var(&fc.Rate, "rate", fc.Rate, "write `N` ticks per second per asset")
 		fs.BoolVar(&fc.Bursts, "bursts", fc.Bursts, "now and then tick five times faster")
-		fs.Uint64Var(&fc.Seed, "seed", fc.Seed, "random seed `N`: the same seed, the same prices")
+		fs.Uint64Var(&fc.Seed, "seed", fc.Seed, "random seed `N`: the same seed, the same prices (default: a new one each run, printed at start)")
 		fs.StringVar(&f.producer, "producer", f.producer, "write as the QuFLX producer `v1|v2` does: v1 LPUSH + "+
 			"LTRIM 0 999; v2 RPUSH, LLEN, LTRIM -1000 -1")
 		fs.StringArrayVar(&fc.Replay, "replay", nil, "replay the recorded CSV `FILE` instead (repeatable)")

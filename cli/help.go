@@ -82,7 +82,7 @@ const feedLong = `The simulator, or a replay of recorded CSVs, writing ticks int
 exactly as a QuFLX producer does: pushed onto the asset's tick buffer,
 trimmed to its cap, and published on the asset's channel. Synthetic prices
 revert to a mean, with bursts now and then; the same --seed gives the same
-prices.
+prices (each run picks a new seed unless told, and prints it).
 
 It waits up to 30s for Redis at start (a failover, a network blip), stops
 cleanly on SIGINT or SIGTERM and prints a closing summary.`

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"time"
@@ -64,6 +65,15 @@ func writerOptions(o redisdata.Options) redisdata.Options {
 	return o
 }
 
+// resolveSeed gives a synthetic feed its seed: --seed when given, else a new one each run,
+// so that a restarted feed, or a demo whose store is kept between runs, does not play the
+// same prices again (the chart would show one shape once per run).
+func (fc *FeedConfig) resolveSeed() {
+	for fc.Seed == 0 {
+		fc.Seed = rand.Uint64()
+	}
+}
+
 // buildSources makes the feed: replays of recorded files, or synthetic ticks.
 func buildSources(cfg Config, start time.Time) ([]simulator.Source, []*simulator.Replay, []simulator.Asset, error) {
 	if len(cfg.Feed.Replay) > 0 {
@@ -102,6 +112,7 @@ func runFeed(ctx context.Context, cfg Config, ex *metrics.Exporter, out, errOut 
 	}
 	defer client.Close()
 	start := time.Now()
+	cfg.Feed.resolveSeed()
 	sources, replays, assets, err := buildSources(cfg, start)
 	if err != nil {
 		return err
@@ -119,7 +130,11 @@ func runFeed(ctx context.Context, cfg Config, ex *metrics.Exporter, out, errOut 
 		}
 	}
 	if !cfg.JSON {
-		fmt.Fprintf(errOut, "feed: writing to %s as producer v%d; Ctrl-C to stop\n", client.Endpoint(), cfg.Feed.Producer)
+		seed := ""
+		if len(replays) == 0 {
+			seed = fmt.Sprintf(", prices from --seed %d", cfg.Feed.Seed)
+		}
+		fmt.Fprintf(errOut, "feed: writing to %s as producer v%d%s; Ctrl-C to stop\n", client.Endpoint(), cfg.Feed.Producer, seed)
 	}
 	runCtx, cancel := withDuration(ctx, cfg.Duration)
 	defer cancel()

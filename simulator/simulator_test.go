@@ -127,6 +127,39 @@ func TestBackfillEndsWhereTheLiveWalkStarts(t *testing.T) {
 	}
 }
 
+// A hole in a kept history is filled from the close before it to the live walk's start,
+// and a new seed fills it with new prices: a demo store kept between runs must not chart
+// one shape again and again, nor jump at the hole's edges.
+func TestBackfillFromBridgesAHole(t *testing.T) {
+	a := Lookup("EURUSD_otc")
+	open := a.Price * 1.004 // where an earlier run stopped, far from the level
+	cs := BackfillFrom(a, open, t0, 90*time.Minute, 240, 5)
+	if len(cs) != 90 {
+		t.Fatalf("%d candles for 90 minutes", len(cs))
+	}
+	if cs[0].Open != a.Round(open) || cs[len(cs)-1].Close != a.Price {
+		t.Fatalf("bridge from %v to %v runs from %v to %v", a.Round(open), a.Price, cs[0].Open, cs[len(cs)-1].Close)
+	}
+	for i, c := range cs {
+		if c.Low > min(c.Open, c.Close) || c.High < max(c.Open, c.Close) {
+			t.Fatalf("candle %d inconsistent: %+v", i, c)
+		}
+		if i > 0 && c.Open != cs[i-1].Close {
+			t.Fatalf("candle %d opens at %v after a close at %v", i, c.Open, cs[i-1].Close)
+		}
+	}
+	other := BackfillFrom(a, open, t0, 90*time.Minute, 240, 6)
+	same := 0
+	for i := range cs {
+		if cs[i].Close == other[i].Close {
+			same++
+		}
+	}
+	if same > len(cs)/2 {
+		t.Fatalf("seeds 5 and 6 share %d of %d closes", same, len(cs))
+	}
+}
+
 func TestReplayKeepsTheRecordingsQuirks(t *testing.T) {
 	r, err := LoadReplay("../testdata/EURUSD_otc_ticks.csv", ReplayOptions{Speed: 100}, t0)
 	if err != nil {

@@ -133,6 +133,18 @@ func (s *Synthetic) NextDue() (time.Time, bool) {
 // store has history to chart. The path is walked backwards from the asset's level, so
 // the last close is where the live walk starts.
 func Backfill(a Asset, end time.Time, span time.Duration, ticksPerMinute int, seed uint64) []model.Candle {
+	return backfill(a, math.NaN(), end, span, ticksPerMinute, seed)
+}
+
+// BackfillFrom is Backfill for a hole in a history: its first candle opens at open (the
+// close before the hole) and its last closes at the asset's level, as a Brownian bridge
+// between the two, so that the chart has neither a hole nor a jump.
+func BackfillFrom(a Asset, open float64, end time.Time, span time.Duration, ticksPerMinute int, seed uint64) []model.Candle {
+	return backfill(a, open, end, span, ticksPerMinute, seed)
+}
+
+// backfill walks the path; a NaN open leaves its start where the walk ends.
+func backfill(a Asset, open float64, end time.Time, span time.Duration, ticksPerMinute int, seed uint64) []model.Candle {
 	const stepsPerMinute = 12
 	minutes := int(span / time.Minute)
 	if minutes <= 0 {
@@ -146,6 +158,14 @@ func Backfill(a Asset, end time.Time, span time.Duration, ticksPerMinute int, se
 	for i := len(path) - 2; i >= 0; i-- {
 		w.step(rng, dt) // the process is reversible: stepping back looks like stepping on
 		path[i] = w.price
+	}
+	if !math.IsNaN(open) {
+		// A walk minus the straight line from its start's error to zero is a bridge
+		// pinned at both ends.
+		miss, last := open-path[0], float64(len(path)-1)
+		for i := range path {
+			path[i] = max(path[i]+miss*(1-float64(i)/last), a.TickSize())
+		}
 	}
 	lastMinute := end.Truncate(time.Minute).Unix() - 60
 	candles := make([]model.Candle, minutes)
